@@ -1,0 +1,76 @@
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ToolFailure } from '../contracts/errors';
+import type { ToolActivity, ToolCallMeta } from '../contracts/tool-call';
+import type { ToolArgs, ToolContext, ToolHandler, ToolSpec } from '../contracts/tool-spec';
+
+/** A tool's declaration together with the Temporal activity that runs it. */
+export interface ToolImplementation {
+  readonly spec: ToolSpec;
+  readonly activity: ToolActivity;
+}
+
+/** The activity type of a call's `ApplicationFailure` when a tool broke without saying why. */
+export const UNEXPECTED_TOOL_ERROR = 'UNEXPECTED_TOOL_ERROR';
+export const INVALID_TOOL_OUTPUT = 'INVALID_TOOL_OUTPUT';
+
+/**
+ * Turns a handler into the activity the worker registers under the tool's
+ * name. The handler sees typed arguments and a `ToolContext`; the activity
+ * validates both directions and maps failures to what the workflow expects:
+ * `ToolFailure` keeps its type and public message, anything else becomes a
+ * retryable failure with a generic message (its detail goes to the log).
+ */
+export function implementTool<S extends ToolSpec>(spec: S, handler: ToolHandler<S>): ToolImplementation {
+  const activity: ToolActivity = async (args: Record<string, unknown>, meta: ToolCallMeta) => {
+    const activityContext = Context.current();
+    const parsed = spec.input.safeParse(args);
+    if (!parsed.success) {
+      throw ApplicationFailure.create({ type: 'INVALID_ARGUMENTS', message: 'The arguments no longer match the tool', nonRetryable: true });
+    }
+    let output: unknown;
+    try {
+      output = await handler(parsed.data as ToolArgs<S>, toolContextOf(activityContext, meta));
+    } catch (error) {
+      throw toActivityFailure(error, activityContext, spec.name);
+    }
+    const checked = spec.output.safeParse(output);
+    if (!checked.success) {
+      activityContext.log.error('tool returned output that does not match its schema', { tool: spec.name, issues: checked.error.issues });
+      throw ApplicationFailure.create({ type: INVALID_TOOL_OUTPUT, message: 'The tool returned an invalid result', nonRetryable: true });
+    }
+    return checked.data;
+  };
+  Object.defineProperty(activity, 'name', { value: spec.name });
+  return { spec, activity };
+}
+
+/** The activities object a worker registers: one activity per tool, named as the model sees it. */
+export function activitiesOf(implementations: readonly ToolImplementation[]): Record<string, ToolActivity> {
+  const activities: Record<string, ToolActivity> = {};
+  for (const { spec, activity } of implementations) {
+    if (activities[spec.name]) throw new Error(`two implementations of tool "${spec.name}"`);
+    activities[spec.name] = activity;
+  }
+  return activities;
+}
+
+function toolContextOf(activityContext: Context, meta: ToolCallMeta): ToolContext {
+  return {
+    ...meta,
+    attempt: activityContext.info.attempt,
+    signal: activityContext.cancellationSignal,
+    progress: (update) => activityContext.heartbeat(update),
+    sleep: (ms) => activityContext.sleep(ms),
+  };
+}
+
+function toActivityFailure(error: unknown, activityContext: Context, tool: string): unknown {
+  // Cancellation (and the abort of a timed-out attempt) must reach Temporal as itself.
+  if (error instanceof CancelledFailure) return error;
+  if (activityContext.cancellationSignal.aborted) return new CancelledFailure(`${tool} stopped: ${String(activityContext.cancellationSignal.reason)}`);
+  if (error instanceof ToolFailure) {
+    return ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: !error.retryable });
+  }
+  activityContext.log.error('tool failed unexpectedly', { tool, error: error instanceof Error ? error.stack : String(error) });
+  return ApplicationFailure.create({ type: UNEXPECTED_TOOL_ERROR, message: 'The tool failed unexpectedly', nonRetryable: false });
+}

@@ -1,0 +1,35 @@
+import { ToolFailure } from '../../contracts/errors';
+import { cancelOrder, lookupOrder, refundOrder } from '../../contracts/tools/support';
+import { implementTool, type ToolImplementation } from '../runtime';
+import type { OrderStore } from '../store';
+import { orderNotFound } from './errors';
+import { DEFAULT_REFUND_TIMINGS, refundOrderHandler, type RefundTimings } from './refund-order';
+
+export interface SupportToolDeps {
+  store: OrderStore;
+  refundTimings?: Partial<RefundTimings>;
+}
+
+/** The example tools of a customer-support voice agent, on the given store. */
+export function createSupportTools({ store, refundTimings }: SupportToolDeps): ToolImplementation[] {
+  const lookup = implementTool(lookupOrder, async ({ order_id }, ctx) => {
+    const order = store.findOrder(ctx.tenantId, order_id);
+    if (!order) throw orderNotFound(order_id);
+    const { tenant_id: _tenant, ...visible } = order;
+    return visible;
+  });
+
+  const refund = implementTool(refundOrder, refundOrderHandler(store, { ...DEFAULT_REFUND_TIMINGS, ...refundTimings }));
+
+  const cancel = implementTool(cancelOrder, async ({ order_id }, ctx) => {
+    const result = store.cancelOrder(ctx.tenantId, order_id, ctx.idempotencyKey);
+    if (result === 'not-found') throw orderNotFound(order_id);
+    if (result === 'not-cancellable') {
+      const state = store.findOrder(ctx.tenantId, order_id)?.state;
+      throw new ToolFailure('ORDER_NOT_CANCELLABLE', `Order ${order_id} is ${state} and can no longer be cancelled`);
+    }
+    return { order_id, state: result.order.state, previous_state: result.previous };
+  });
+
+  return [lookup, refund, cancel];
+}
