@@ -12,12 +12,7 @@ export interface SupportToolDeps {
 
 /** The example tools of a customer-support voice agent, on the given store. */
 export function createSupportTools({ store, refundTimings }: SupportToolDeps): ToolImplementation[] {
-  const lookup = implementTool(lookupOrder, async ({ order_id }, ctx) => {
-    const order = store.findOrder(ctx.tenantId, order_id);
-    if (!order) throw orderNotFound(order_id);
-    const { tenant_id: _tenant, ...visible } = order;
-    return visible;
-  });
+  const lookup = implementTool(lookupOrder, async ({ order_id }, ctx) => readOrder(store, ctx.tenantId, order_id));
 
   const refund = implementTool(refundOrder, refundOrderHandler(store, { ...DEFAULT_REFUND_TIMINGS, ...refundTimings }));
 
@@ -32,4 +27,12 @@ export function createSupportTools({ store, refundTimings }: SupportToolDeps): T
   });
 
   return [lookup, refund, cancel];
+}
+
+/** An order as the caller's tenant may see it; another tenant's order is "not found". */
+export function readOrder(store: OrderStore, tenantId: string, orderId: string) {
+  const order = store.findOrder(tenantId, orderId);
+  if (!order) throw orderNotFound(orderId);
+  const { tenant_id: _tenant, ...visible } = order;
+  return visible;
 }

@@ -1,0 +1,59 @@
+import { createLogger } from '../runtime/logger';
+import { ConfigError, loadConfig } from '../runtime/config';
+import { startHoldline, type Role } from '../runtime/holdline';
+
+/** Runs one role until SIGINT/SIGTERM, then stops it cleanly; a second signal forces the exit. */
+export async function runRole(role: Role): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.LOG_LEVEL, { role });
+  let running;
+  try {
+    running = await startHoldline(role, config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, `Holdline could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  printBanner(role, running.apiUrl, running.temporalAddress, running.temporalUiUrl ?? null, config.TEMPORAL_NAMESPACE);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn('second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    await running.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+function printBanner(role: Role, apiUrl: string | undefined, temporal: string, uiUrl: string | null, namespace: string): void {
+  const lines = ['', `Holdline is running (${role})`];
+  if (apiUrl) {
+    lines.push(`  API:          ${apiUrl}   (tools: ${apiUrl}/v1/tools)`);
+  }
+  lines.push(`  Temporal:     ${temporal} (namespace ${namespace})`);
+  if (uiUrl) lines.push(`  Temporal UI:  ${uiUrl}/namespaces/${namespace}/workflows`);
+  if (apiUrl) {
+    lines.push(
+      '  Get a token:  npm run token -- --tenant acme --user alice --scope "orders:read orders:refund orders:write"',
+      `  Try it:       curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+      `                  -d '{"tool":"lookup_order","arguments":{"order_id":"A-1001"}}' ${apiUrl}/v1/tool-calls`,
+    );
+  }
+  lines.push('  Stop:         Ctrl-C', '');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

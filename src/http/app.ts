@@ -1,0 +1,141 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { errorEnvelope } from '../contracts/envelope-builders';
+import type { ErrorEnvelope } from '../contracts/envelope';
+import type { ErrorCode } from '../contracts/error-codes';
+import { bearerToken, CallControl, GatewayRejection, HTTP_STATUS, newTraceId, type Caller, type Gateway, type ProgressHub, type SubmitOutcome } from '../gateway';
+import { streamCallEvents } from './sse';
+
+export interface HttpApiOptions {
+  gateway: Gateway;
+  hub: ProgressHub;
+  logger: Logger;
+  /** Largest request body accepted; larger bodies get 413 before anything parses them. */
+  maxBodyBytes?: number;
+}
+
+const ApprovalBody = z.strictObject({ approved: z.boolean() });
+const ToolCallBody = z.object({ tool: z.string(), arguments: z.unknown().optional() }).loose();
+
+/**
+ * The HTTP face of the gateway. Every answer is an envelope (or a view of a
+ * running call); errors keep the envelope shape and a fitting status.
+ */
+export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024 }: HttpApiOptions): express.Express {
+  const app = express();
+  const control = new CallControl(gateway);
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: maxBodyBytes, strict: false }));
+
+  const callerOf = (req: Request): Caller => ({ token: bearerToken(req.header('authorization')) });
+  const callPath = (callId: string) => `/v1/tool-calls/${encodeURIComponent(callId)}`;
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await gateway.calls.ping();
+      res.json({ status: 'ready', temporal: 'ok', breaker: gateway.breaker.state });
+    } catch {
+      res.status(503).json({ status: 'not_ready', temporal: 'unreachable', breaker: gateway.breaker.state });
+    }
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(gateway.metrics.registry.contentType).send(await gateway.metrics.registry.metrics());
+  });
+
+  app.get('/v1/tools', (_req, res) => {
+    res.json({ tools: gateway.registry.functionTools() });
+  });
+
+  app.post('/v1/tool-calls', async (req, res) => {
+    const body = ToolCallBody.safeParse(req.body);
+    if (!body.success) throw new GatewayRejection('INVALID_ARGUMENTS', 'The body must be a JSON object {"tool": string, "arguments": object or JSON string}');
+    const key = req.header('idempotency-key');
+    const outcome = await gateway.submit({
+      tool: body.data.tool,
+      arguments: body.data.arguments,
+      caller: callerOf(req),
+      sessionId: req.header('holdline-session') || undefined,
+      key: key !== undefined ? { kind: 'explicit', key } : { kind: 'none' },
+    });
+    sendOutcome(res, outcome, callPath);
+  });
+
+  app.get('/v1/tool-calls/:callId', async (req, res) => {
+    const waitMs = Number(req.query.wait ?? 0);
+    if (!Number.isFinite(waitMs) || waitMs < 0) throw new GatewayRejection('INVALID_ARGUMENTS', 'wait must be a number of milliseconds');
+    const view = await control.view(callerOf(req), req.params.callId, waitMs);
+    if (view.kind === 'finished') res.json(view.envelope);
+    else res.json(view.view);
+  });
+
+  app.get('/v1/tool-calls/:callId/events', async (req, res) => {
+    const { call, snapshot } = await control.find(callerOf(req), req.params.callId);
+    streamCallEvents(req, res, { hub, call, snapshot, completionOf: (c) => gateway.completionOf(c) });
+  });
+
+  app.post('/v1/tool-calls/:callId/approval', async (req, res) => {
+    const body = ApprovalBody.safeParse(req.body);
+    if (!body.success) throw new GatewayRejection('INVALID_ARGUMENTS', 'The body must be {"approved": true} or {"approved": false}');
+    const answer = await control.approve(callerOf(req), req.params.callId, body.data.approved);
+    if (answer.kind === 'finished') res.json(answer.envelope);
+    else res.status(202).json(answer.view);
+  });
+
+  app.post('/v1/tool-calls/:callId/cancel', async (req, res) => {
+    const answer = await control.cancel(callerOf(req), req.params.callId);
+    if (answer.kind === 'requested') res.status(202).json({ status: 'cancel_requested', cancellable: answer.cancellable, ...answer.call });
+    else res.json(answer.envelope);
+  });
+
+  app.use((req, res) => {
+    sendError(res, errorEnvelope('INVALID_ARGUMENTS', `No route ${req.method} ${req.path}`, newTraceId()), 404);
+  });
+
+  // The one place errors become HTTP answers.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const traceId = newTraceId();
+    const { code, message, status, retryAfterMs } = describeHttpError(error);
+    if (status >= 500 && code !== 'BACKEND_UNAVAILABLE') logger.error({ err: error, path: req.path, trace_id: traceId }, 'request failed');
+    if (res.headersSent) return res.end();
+    sendError(res, errorEnvelope(code, message, traceId), status, retryAfterMs);
+  });
+
+  return app;
+}
+
+function sendOutcome(res: Response, outcome: SubmitOutcome, callPath: (callId: string) => string): void {
+  switch (outcome.kind) {
+    case 'completed':
+      res.status(200).json(outcome.envelope);
+      return;
+    case 'accepted':
+      res.status(202).location(callPath(outcome.call.call_id)).json(outcome.ack);
+      return;
+    case 'rejected':
+      sendError(res, outcome.envelope, outcome.httpStatus, outcome.retryAfterMs);
+  }
+}
+
+function sendError(res: Response, envelope: ErrorEnvelope, status: number, retryAfterMs?: number): void {
+  if (retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  else if (envelope.error_code === 'BACKEND_UNAVAILABLE') res.setHeader('Retry-After', '1');
+  res.status(status).json(envelope);
+}
+
+function describeHttpError(error: unknown): { code: ErrorCode; message: string; status: number; retryAfterMs?: number } {
+  if (error instanceof GatewayRejection) {
+    return { code: error.code, message: error.message, status: error.httpStatus, ...(error.retryAfterMs ? { retryAfterMs: error.retryAfterMs } : {}) };
+  }
+  // body-parser's errors carry a `type` and an HTTP status.
+  const type = (error as { type?: unknown }).type;
+  if (type === 'entity.too.large') return { code: 'INVALID_ARGUMENTS', message: 'The request body is too large', status: 413 };
+  if (type === 'entity.parse.failed') return { code: 'INVALID_ARGUMENTS', message: 'The request body is not valid JSON', status: 400 };
+  if (typeof type === 'string' && type.startsWith('encoding.')) return { code: 'INVALID_ARGUMENTS', message: 'The request body encoding is not supported', status: 415 };
+  return { code: 'INTERNAL', message: 'Holdline failed to handle the request', status: HTTP_STATUS.INTERNAL };
+}

@@ -1,0 +1,63 @@
+import type { Request, Response } from 'express';
+import { terminalEventOf, type ToolCallEvent } from '../contracts/events';
+import type { ResultEnvelope } from '../contracts/envelope';
+import type { CallRef, ProgressHub } from '../gateway';
+import type { CallSnapshot } from '../gateway/temporal-calls';
+
+const KEEPALIVE_MS = 15_000;
+
+export interface CallEventStream {
+  hub: ProgressHub;
+  call: CallRef;
+  snapshot: CallSnapshot;
+  completionOf: (call: CallRef) => Promise<ResultEnvelope>;
+}
+
+/**
+ * Server-Sent Events for one call: `accepted`, then `progress` as heartbeats
+ * arrive, then exactly one of `completed`, `failed`, `cancelled`; then the
+ * stream ends. Each event's data is the `tool_call.*` event as JSON.
+ */
+export function streamCallEvents(req: Request, res: Response, { hub, call, snapshot, completionOf }: CallEventStream): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+  const send = (event: ToolCallEvent) => {
+    res.write(`event: ${event.type.slice('tool_call.'.length)}\ndata: ${JSON.stringify(event)}\n\n`);
+  };
+  send({ type: 'tool_call.accepted', ...call, message: snapshot.closed ? 'The call has finished' : 'The call is running' });
+
+  let finished = false;
+  const finish = (envelope: ResultEnvelope) => {
+    if (finished) return;
+    finished = true;
+    send(terminalEventOf(call, envelope));
+    cleanup();
+    res.end();
+  };
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  let unsubscribe = () => undefined as void;
+  const cleanup = () => {
+    clearInterval(keepalive);
+    unsubscribe();
+  };
+  req.on('close', () => {
+    finished = true;
+    cleanup();
+  });
+
+  if (snapshot.closed) {
+    void completionOf(call).then(finish);
+    return;
+  }
+  if (snapshot.progress) send({ type: 'tool_call.progress', ...call, progress: snapshot.progress });
+  unsubscribe = hub.subscribe(call, (update) => {
+    if (finished) return;
+    if (update.kind === 'progress') send({ type: 'tool_call.progress', ...call, progress: update.progress });
+    else finish(update.envelope);
+  });
+}

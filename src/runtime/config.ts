@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/**
+ * All configuration, from the environment, parsed once at start-up. A bad
+ * value stops the process with a message naming the variable. The README's
+ * configuration table lists the same variables.
+ */
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((value) => (value ? value : undefined));
+
+export const ConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  HOLDLINE_DATA_DIR: z.string().min(1).default('.holdline'),
+  HOLDLINE_JWT_SECRET: optionalText.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  TEMPORAL_ADDRESS: optionalText.pipe(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').optional()),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('holdline-tools'),
+  TEMPORAL_API_KEY: optionalText,
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  TEMPORAL_CLI: optionalText,
+  TEMPORAL_DEV_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOLDLINE_MAX_ARGUMENT_BYTES: positiveInt(16_384),
+  HOLDLINE_SESSION_MAX_IN_FLIGHT: positiveInt(8),
+  HOLDLINE_TENANT_RATE_PER_SEC: positiveInt(50),
+  HOLDLINE_TENANT_BURST: positiveInt(100),
+  HOLDLINE_BACKEND_TIMEOUT_MS: positiveInt(1_500),
+  HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
+  HOLDLINE_PROGRESS_POLL_MS: positiveInt(100),
+  HOLDLINE_REFUND_STAGE_MS: positiveInt(1_000),
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+export interface Config extends RawConfig {
+  /** True when Holdline starts its own dev server: TEMPORAL_ADDRESS is unset. */
+  embeddedTemporal: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const parsed = ConfigSchema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  }
+  const config = parsed.data;
+  if (config.NODE_ENV === 'production' && !config.HOLDLINE_JWT_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  HOLDLINE_JWT_SECRET is required when NODE_ENV=production');
+  }
+  return { ...config, embeddedTemporal: !config.TEMPORAL_ADDRESS };
+}

@@ -1,0 +1,132 @@
+import { join, resolve } from 'node:path';
+import type { Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createSupportTools, OrderStore } from '../activities';
+import { readOrder } from '../activities/support';
+import { supportTools } from '../contracts/tools/support';
+import type { ToolFallback } from '../gateway';
+import { resolveTemporalCli } from '../temporal/cli-binary';
+import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { searchAttributes } from '../workflows/messages';
+import type { Config } from './config';
+import { resolveJwtSecret } from './jwt-secret';
+import { createHoldlineServer, type HoldlineServer } from './server';
+import { clientOnNativeConnection, connectNative, installTemporalRuntime, lazyClient } from './temporal';
+import { createToolWorker } from './worker';
+
+export type Role = 'all' | 'server' | 'worker';
+
+export interface RunningHoldline {
+  apiUrl?: string;
+  temporalAddress: string;
+  temporalUiUrl?: string | null;
+  /** Stops everything this process started, the dev server last. */
+  stop(): Promise<void>;
+}
+
+export const SEARCH_ATTRIBUTE_NAMES = Object.values(searchAttributes).map((key) => key.name);
+
+/**
+ * Starts Holdline's parts for one role: `all` (the default run) starts the
+ * embedded dev server when TEMPORAL_ADDRESS is unset, then a worker and the
+ * HTTP server in this process; `server` and `worker` run one half each.
+ */
+export async function startHoldline(role: Role, config: Config, logger: Logger): Promise<RunningHoldline> {
+  const stack: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of stack.reverse()) {
+      await step().catch((error: unknown) => logger.error({ err: error }, 'error while stopping'));
+    }
+  };
+  try {
+    installTemporalRuntime(logger);
+    const dataDir = resolve(config.HOLDLINE_DATA_DIR);
+    let address = config.TEMPORAL_ADDRESS;
+    let devServer: DevServer | undefined;
+    if (!address) {
+      if (role !== 'all') logger.warn('TEMPORAL_ADDRESS is unset: starting an embedded dev server for this process alone');
+      devServer = await startEmbeddedTemporal(config, dataDir, logger);
+      stack.push(() => devServer!.stop());
+      address = devServer.address;
+    }
+
+    const store = role === 'server' ? undefined : new OrderStore(join(dataDir, 'orders.sqlite'));
+    if (store) stack.push(async () => store.close());
+
+    let worker: Worker | undefined;
+    let native;
+    if (role !== 'server') {
+      native = await connectNative(config, address);
+      stack.push(() => native!.close());
+      worker = await createToolWorker({
+        connection: native,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        tools: createSupportTools({ store: store!, refundTimings: { stageMs: config.HOLDLINE_REFUND_STAGE_MS } }),
+      });
+      const running = worker.run();
+      stack.push(async () => {
+        if (worker!.getState() === 'RUNNING') worker!.shutdown();
+        await running;
+      });
+      void running.catch((error: unknown) => logger.fatal({ err: error }, 'the Temporal worker stopped'));
+      logger.info({ task_queue: config.TEMPORAL_TASK_QUEUE }, 'worker polling');
+    }
+
+    let server: HoldlineServer | undefined;
+    let apiUrl: string | undefined;
+    if (role !== 'worker') {
+      const { secret, source } = resolveJwtSecret(config.HOLDLINE_JWT_SECRET, dataDir);
+      if (source === 'generated') logger.info({ path: join(dataDir, 'jwt-secret') }, 'generated a development JWT secret');
+      server = createHoldlineServer({
+        client: native ? clientOnNativeConnection(native, config.TEMPORAL_NAMESPACE) : lazyClient(config, address),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        eagerStart: Boolean(native),
+        specs: supportTools,
+        jwtSecret: secret,
+        logger,
+        limits: {
+          maxArgumentBytes: config.HOLDLINE_MAX_ARGUMENT_BYTES,
+          sessionMaxInFlight: config.HOLDLINE_SESSION_MAX_IN_FLIGHT,
+          tenantRatePerSec: config.HOLDLINE_TENANT_RATE_PER_SEC,
+          tenantBurst: config.HOLDLINE_TENANT_BURST,
+        },
+        backendTimeoutMs: config.HOLDLINE_BACKEND_TIMEOUT_MS,
+        breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
+        progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
+        ...(store ? { fallbacks: storeFallbacks(store) } : {}),
+      });
+      apiUrl = await server.listen(config.PORT, config.HOST);
+      stack.push(() => server!.close());
+    }
+    return { ...(apiUrl ? { apiUrl } : {}), temporalAddress: address, temporalUiUrl: devServer?.uiUrl, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startEmbeddedTemporal(config: Config, dataDir: string, logger: Logger): Promise<DevServer> {
+  const cliPath = await resolveTemporalCli({
+    ...(config.TEMPORAL_CLI ? { explicitPath: config.TEMPORAL_CLI } : {}),
+    onProgress: (message) => logger.info(message),
+  });
+  logger.info({ cli: cliPath, port: config.TEMPORAL_DEV_PORT }, 'starting the Temporal dev server');
+  const temporalLog = logger.child({ component: 'temporal-dev-server' });
+  return startDevServer({
+    cliPath,
+    port: config.TEMPORAL_DEV_PORT,
+    uiPort: config.TEMPORAL_UI_PORT,
+    dbFile: join(dataDir, 'temporal', 'temporal.sqlite'),
+    namespace: config.TEMPORAL_NAMESPACE,
+    searchAttributes: SEARCH_ATTRIBUTE_NAMES,
+    onOutput: (line) => temporalLog.debug(line),
+  });
+}
+
+/** While Temporal is unreachable, lookup_order answers from the store directly: read-only, deterministic. */
+export function storeFallbacks(store: OrderStore): Record<string, ToolFallback> {
+  return {
+    lookup_order: async (args, principal) => readOrder(store, principal.tenantId, String(args.order_id)),
+  };
+}

@@ -1,0 +1,79 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { ToolSpec } from '../contracts/tool-spec';
+import { Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TokenVerifier, ToolRegistry, type ToolFallback } from '../gateway';
+import type { GatewayLimits } from '../gateway/gateway';
+import { createHttpApi } from '../http/app';
+
+export interface HoldlineServerOptions {
+  client: Client;
+  taskQueue: string;
+  /** True only when a worker for `taskQueue` runs in this process on the client's connection. */
+  eagerStart: boolean;
+  specs: readonly ToolSpec[];
+  jwtSecret: string;
+  logger: Logger;
+  limits: GatewayLimits;
+  backendTimeoutMs: number;
+  breakerCooldownMs: number;
+  progressPollMs: number;
+  fallbacks?: Readonly<Record<string, ToolFallback>>;
+  /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process, as in tests. */
+  processMetrics?: boolean;
+}
+
+export interface HoldlineServer {
+  gateway: Gateway;
+  hub: ProgressHub;
+  verifier: TokenVerifier;
+  http: Server;
+  /** Listens and resolves with the base URL. */
+  listen(port: number, host: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The gateway and its HTTP API, wired to a Temporal client. */
+export function createHoldlineServer(options: HoldlineServerOptions): HoldlineServer {
+  const calls = new TemporalCalls(options.client, {
+    taskQueue: options.taskQueue,
+    requestTimeoutMs: options.backendTimeoutMs,
+    eagerStart: options.eagerStart,
+  });
+  const verifier = new TokenVerifier(options.jwtSecret);
+  const gateway = new Gateway({
+    registry: new ToolRegistry(options.specs),
+    calls,
+    verifier,
+    logger: options.logger,
+    limits: options.limits,
+    metrics: new GatewayMetrics({ processMetrics: options.processMetrics ?? true }),
+    breakerCooldownMs: options.breakerCooldownMs,
+    ...(options.fallbacks ? { fallbacks: options.fallbacks } : {}),
+  });
+  const hub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
+  const app = createHttpApi({ gateway, hub, logger: options.logger });
+  const http = createServer(app);
+  http.keepAliveTimeout = 65_000;
+
+  return {
+    gateway,
+    hub,
+    verifier,
+    http,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          const { port: actual } = http.address() as AddressInfo;
+          resolve(`http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}
