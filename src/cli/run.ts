@@ -24,13 +24,16 @@ export async function runRole(role: Role): Promise<void> {
   }
   printBanner(role, running.apiUrl, running.temporalAddress, running.temporalUiUrl ?? null, config.TEMPORAL_NAMESPACE);
 
-  let stopping = false;
+  // Ctrl-C reaches every process of the group, so npm and tsx may pass the same
+  // signal on again: only a signal well after the first one forces the exit.
+  let stoppingSince: number | undefined;
   const shutdown = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (Date.now() - stoppingSince < 2_000) return;
       logger.warn('second signal: exiting now');
       process.exit(130);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     logger.info({ signal }, 'stopping');
     await running.stop();
     logger.info('stopped');

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createSupportTools, OrderStore, type ToolImplementation } from '../../src/activities';
+import type { RefundTimings } from '../../src/activities/support/refund-order';
+import type { GatewayLimits } from '../../src/gateway/gateway';
+import { storeFallbacks } from '../../src/runtime/holdline';
+import { createHoldlineServer, type HoldlineServer } from '../../src/runtime/server';
+import { clientOnNativeConnection, installTemporalRuntime } from '../../src/runtime/temporal';
+import { createToolWorker } from '../../src/runtime/worker';
+import { createTestTools, TEST_SCOPES, type ToolProbe } from './test-tools';
+
+export interface HarnessOptions {
+  /** Default: the suite's dev server. */
+  temporalAddress?: string;
+  refundTimings?: Partial<RefundTimings>;
+  limits?: Partial<GatewayLimits>;
+  /** Run no worker in this process (a test starts its own elsewhere). */
+  withoutWorker?: boolean;
+  backendTimeoutMs?: number;
+  breakerCooldownMs?: number;
+}
+
+export interface Harness {
+  url: string;
+  store: OrderStore;
+  storePath: string;
+  taskQueue: string;
+  server: HoldlineServer;
+  worker?: Worker;
+  probe: ToolProbe;
+  /** Every JSON log line the gateway wrote. */
+  logs: Record<string, unknown>[];
+  token(options?: { tenant?: string; user?: string; scopes?: string[]; ttlSeconds?: number }): Promise<string>;
+  /** POST /v1/tool-calls as an acme user with every scope, unless told otherwise. */
+  call(tool: string, args: unknown, options?: { key?: string; token?: string; session?: string }): Promise<HttpAnswer>;
+  get(path: string, token?: string): Promise<HttpAnswer>;
+  post(path: string, body: unknown, token?: string): Promise<HttpAnswer>;
+  stop(): Promise<void>;
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+export const JWT_SECRET = 'test-secret-test-secret-test-secret-0123';
+
+/** A real worker and a real HTTP server on the suite's Temporal, with a store and a task queue of their own. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = pino({ level: process.env.HOLDLINE_TEST_LOG ?? 'info' }, sink);
+  installTemporalRuntime(pino({ level: 'error' }), 'ERROR');
+
+  const dir = mkdtempSync(join(tmpdir(), 'holdline-harness-'));
+  const storePath = join(dir, 'orders.sqlite');
+  const store = new OrderStore(storePath);
+  const probe: ToolProbe = { stopped: new Set(), attempts: new Map() };
+  const tools: ToolImplementation[] = [
+    ...createSupportTools({ store, refundTimings: { stageMs: 300, progressEveryMs: 100, ...options.refundTimings } }),
+    ...createTestTools(probe),
+  ];
+  const taskQueue = `test-${randomUUID()}`;
+  const address = options.temporalAddress ?? process.env.HOLDLINE_TEST_TEMPORAL_ADDRESS!;
+  const connection = await NativeConnection.connect({ address });
+
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  if (!options.withoutWorker) {
+    worker = await createToolWorker({
+      connection,
+      namespace: 'default',
+      taskQueue,
+      tools,
+      workflowBundle: { codePath: process.env.HOLDLINE_TEST_WORKFLOW_BUNDLE! },
+    });
+    running = worker.run();
+  }
+
+  const server = createHoldlineServer({
+    client: clientOnNativeConnection(connection, 'default'),
+    taskQueue,
+    eagerStart: Boolean(worker),
+    specs: tools.map((tool) => tool.spec),
+    jwtSecret: JWT_SECRET,
+    logger,
+    limits: { maxArgumentBytes: 4_096, sessionMaxInFlight: 50, tenantRatePerSec: 1_000, tenantBurst: 1_000, ...options.limits },
+    backendTimeoutMs: options.backendTimeoutMs ?? 1_500,
+    breakerCooldownMs: options.breakerCooldownMs ?? 500,
+    progressPollMs: 50,
+    fallbacks: storeFallbacks(store),
+    processMetrics: false,
+  });
+  const url = await server.listen(0, '127.0.0.1');
+
+  const token: Harness['token'] = (o = {}) =>
+    server.verifier.issue({ tenantId: o.tenant ?? 'acme', userId: o.user ?? 'alice', scopes: o.scopes ?? TEST_SCOPES, ...(o.ttlSeconds ? { ttlSeconds: o.ttlSeconds } : {}) });
+  const defaultToken = await token();
+
+  const request = async (method: string, path: string, body: unknown, headers: Record<string, string>): Promise<HttpAnswer> => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON (an event stream, say): keep the text.
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+  const auth = (t: string | undefined): Record<string, string> => (t === '' ? {} : { authorization: `Bearer ${t ?? defaultToken}` });
+
+  return {
+    url,
+    store,
+    storePath,
+    taskQueue,
+    server,
+    ...(worker ? { worker } : {}),
+    probe,
+    logs,
+    token,
+    call: (tool, args, o = {}) =>
+      request('POST', '/v1/tool-calls', { tool, arguments: args }, {
+        ...auth(o.token),
+        ...(o.key ? { 'idempotency-key': o.key } : {}),
+        ...(o.session ? { 'holdline-session': o.session } : {}),
+      }),
+    get: (path, t) => request('GET', path, undefined, auth(t)),
+    post: (path, body, t) => request('POST', path, body, auth(t)),
+    stop: async () => {
+      await server.close();
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh idempotency key, so tests never collide on the shared server. */
+export function freshKey(prefix = 'k'): string {
+  return `${prefix}-${randomUUID()}`;
+}
