@@ -1,3 +1,4 @@
+import { waitFor } from '../support/wait';
 import { startHarness, freshKey, type Harness } from '../support/harness';
 import { readEvents } from '../support/sse';
 
@@ -145,11 +146,3 @@ describe('audit', () => {
     expect(text).toContain('holdline_breaker_state 0');
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
