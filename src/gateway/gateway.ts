@@ -16,7 +16,7 @@ import { SessionInFlightLimiter, TenantRateLimiter } from './policy';
 import { redactArguments } from './redact';
 import type { ToolRegistry } from './registry';
 import { GatewayRejection } from './rejection';
-import { isBackendFailure, type CallMemo, type TemporalCalls } from './temporal-calls';
+import { CallsClosedError, isBackendFailure, type CallMemo, type TemporalCalls } from './temporal-calls';
 
 /** A read tool's answer when Temporal is unreachable; deterministic, no side effects. */
 export type ToolFallback = (args: Record<string, unknown>, principal: Principal) => Promise<unknown>;
@@ -202,7 +202,7 @@ export class Gateway {
       void completion.then((envelope) => {
         release();
         this.metrics.inFlight.dec();
-        this.recordOutcome(envelope, context, startedAt);
+        if (!this.options.calls.closed) this.recordOutcome(envelope, context, startedAt);
       });
     }
 
@@ -236,7 +236,7 @@ export class Gateway {
     try {
       envelope = await this.options.calls.result(call.workflow_id);
     } catch (error) {
-      if (isBackendFailure(error)) {
+      if (error instanceof CallsClosedError || isBackendFailure(error)) {
         return errorEnvelope('BACKEND_UNAVAILABLE', 'The result could not be fetched; ask for it again shortly', call.trace_id, withIds(call));
       }
       this.options.logger.error({ ...call, err: error }, 'tool call workflow did not complete with an envelope');

@@ -23,6 +23,12 @@ export class ProgressHub {
     private readonly logger: Logger,
   ) {}
 
+  /** Stops every poller; readers get no more updates. */
+  close(): void {
+    for (const watch of this.watches.values()) watch.stop();
+    this.watches.clear();
+  }
+
   /** Calls `listener` with each new progress, then once with the result; returns the unsubscribe. */
   subscribe(call: CallRef, listener: Listener): () => void {
     const workflowId = call.workflow_id;
@@ -53,7 +59,7 @@ export class ProgressHub {
       for (const listener of [...listeners]) listener(update);
     };
     void this.completionOf(call).then((envelope) => {
-      if (stopped) return;
+      if (stopped || this.calls.closed) return;
       stopped = true;
       clearTimeout(timer);
       this.watches.delete(workflowId);

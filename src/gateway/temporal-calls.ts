@@ -43,8 +43,6 @@ export interface TemporalCallsOptions {
   taskQueue: string;
   /** Deadline of each Temporal request on the call path. */
   requestTimeoutMs: number;
-  /** Ask the server to hand the first workflow task straight to an in-process worker. */
-  eagerStart: boolean;
 }
 
 /**
@@ -52,6 +50,9 @@ export interface TemporalCallsOptions {
  * mean "Temporal is not answering" become BACKEND_UNAVAILABLE rejections.
  */
 export class TemporalCalls {
+  /** Aborted by `close()`: ends the long polls that wait for results. */
+  private readonly closing = new AbortController();
+
   constructor(
     readonly client: Client,
     private readonly options: TemporalCallsOptions,
@@ -75,7 +76,6 @@ export class TemporalCalls {
             { key: searchAttributes.session, value: input.sessionId },
             { key: searchAttributes.status, value: input.plan.needsApproval ? 'awaiting_approval' : 'running' },
           ],
-          requestEagerStart: this.options.eagerStart,
         }),
       );
       return { kind: 'started', handle };
@@ -119,14 +119,25 @@ export class TemporalCalls {
 
   /** The final envelope; waits as long as the call runs. Retries while Temporal is unreachable. */
   async result(workflowId: string): Promise<ResultEnvelope> {
+    const { signal } = this.closing;
     for (let failures = 0; ; failures++) {
       try {
-        return await this.handle(workflowId).result();
+        return await this.client.connection.withAbortSignal(signal, () => this.handle(workflowId).result());
       } catch (error) {
+        if (signal.aborted) throw new CallsClosedError();
         if (!isBackendFailure(error) || failures >= 60) throw error;
-        await delay(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)));
+        await delay(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal }).catch(() => undefined);
       }
     }
+  }
+
+  /** Stops every wait for a result; the calls themselves go on in Temporal. */
+  close(): void {
+    this.closing.abort();
+  }
+
+  get closed(): boolean {
+    return this.closing.signal.aborted;
   }
 
   async approve(workflowId: string, decision: ApprovalDecision): Promise<void> {
@@ -151,6 +162,14 @@ export class TemporalCalls {
       }
       throw error;
     }
+  }
+}
+
+/** The process is shutting down and stopped waiting; the call itself goes on in Temporal. */
+export class CallsClosedError extends Error {
+  constructor() {
+    super('stopped waiting for the result: shutting down');
+    this.name = new.target.name;
   }
 }
 

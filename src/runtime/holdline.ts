@@ -11,7 +11,7 @@ import { searchAttributes } from '../workflows/messages';
 import type { Config } from './config';
 import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
-import { clientOnNativeConnection, connectNative, installTemporalRuntime, lazyClient } from './temporal';
+import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
 import { createToolWorker } from './worker';
 
 export type Role = 'all' | 'server' | 'worker';
@@ -79,9 +79,8 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
       const { secret, source } = resolveJwtSecret(config.HOLDLINE_JWT_SECRET, dataDir);
       if (source === 'generated') logger.info({ path: join(dataDir, 'jwt-secret') }, 'generated a development JWT secret');
       server = createHoldlineServer({
-        client: native ? clientOnNativeConnection(native, config.TEMPORAL_NAMESPACE) : lazyClient(config, address),
+        client: gatewayClient(config, address),
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        eagerStart: Boolean(native),
         specs: supportTools,
         jwtSecret: secret,
         logger,

@@ -8,10 +8,9 @@ import type { GatewayLimits } from '../gateway/gateway';
 import { createHttpApi } from '../http/app';
 
 export interface HoldlineServerOptions {
+  /** Owned by the server from now on: `close()` closes its connection. */
   client: Client;
   taskQueue: string;
-  /** True only when a worker for `taskQueue` runs in this process on the client's connection. */
-  eagerStart: boolean;
   specs: readonly ToolSpec[];
   jwtSecret: string;
   logger: Logger;
@@ -39,7 +38,6 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   const calls = new TemporalCalls(options.client, {
     taskQueue: options.taskQueue,
     requestTimeoutMs: options.backendTimeoutMs,
-    eagerStart: options.eagerStart,
   });
   const verifier = new TokenVerifier(options.jwtSecret);
   const gateway = new Gateway({
@@ -70,10 +68,14 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
           resolve(`http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
         });
       }),
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      hub.close();
+      calls.close();
+      await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
-      }),
+      });
+      await options.client.connection.close();
+    },
   };
 }

@@ -4,22 +4,24 @@ import type { Logger } from 'pino';
 import type { Config } from './config';
 
 /** Connection settings shared by the worker and the client. */
-export function connectionOptions(config: Pick<Config, 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS'>, address: string) {
+type TemporalAuth = Partial<Pick<Config, 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS'>>;
+
+export function connectionOptions(config: TemporalAuth, address: string) {
   const tls = config.TEMPORAL_TLS === 'true' || (config.TEMPORAL_TLS === undefined && Boolean(config.TEMPORAL_API_KEY));
   return { address, tls, ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}) };
 }
 
-let runtimeInstalled = false;
-
 /**
  * Routes the Temporal SDK's own logs into the process logger. Must run before
- * the first worker or native connection; later calls do nothing.
+ * the first worker or native connection; while a runtime exists, later calls
+ * do nothing (the SDK drops its runtime when the last connection closes).
  */
 export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN'): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
+  if (Runtime._instance) return;
   const child = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
+    // Forward the native core's logs too, so nothing bypasses the JSON log.
+    telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
     logger: new DefaultLogger(level, ({ level: sdkLevel, message, meta }) => {
       const method = sdkLevel === 'ERROR' ? 'error' : sdkLevel === 'WARN' ? 'warn' : sdkLevel === 'INFO' ? 'info' : 'debug';
       child[method](meta ?? {}, message);
@@ -28,19 +30,16 @@ export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN')
 }
 
 /**
- * A client on the worker's native connection: with a worker in the same
- * process, the server can hand the first workflow task straight back in the
- * start response (eager start), saving one dispatch per call.
+ * The gateway's client. It is a gRPC-js connection rather than the worker's
+ * native one because the native client retries an unavailable server for
+ * ~10 s whatever the deadline, and a caller must hear BACKEND_UNAVAILABLE
+ * within 2 s. It connects lazily, so a Temporal that is down does not stop
+ * start-up.
  */
-export function clientOnNativeConnection(connection: NativeConnection, namespace: string): Client {
-  return new Client({ connection, namespace });
-}
-
-/** A client for a server process without a worker; connects lazily, so a Temporal that is down does not stop start-up. */
-export function lazyClient(config: Pick<Config, 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS' | 'TEMPORAL_NAMESPACE'>, address: string): Client {
+export function gatewayClient(config: TemporalAuth & Pick<Config, 'TEMPORAL_NAMESPACE'>, address: string): Client {
   return new Client({ connection: Connection.lazy(connectionOptions(config, address)), namespace: config.TEMPORAL_NAMESPACE });
 }
 
-export async function connectNative(config: Pick<Config, 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS'>, address: string): Promise<NativeConnection> {
+export async function connectNative(config: TemporalAuth, address: string): Promise<NativeConnection> {
   return NativeConnection.connect(connectionOptions(config, address));
 }

@@ -24,6 +24,15 @@ function startWorkerProcess(): Promise<ChildProcess> {
   });
 }
 
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(killer);
+}
+
 describe('a worker killed during a refund', () => {
   it('gives one refund and one envelope once a worker runs again', async () => {
     const first = await startWorkerProcess();
@@ -37,6 +46,7 @@ describe('a worker killed during a refund', () => {
     // Kill it after the provider moved the money but before the refund is recorded.
     await waitFor(() => h.store.countProviderRefunds({ idempotencyKey: workflowKey }) === 1, 15_000, 'provider refund');
     first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
     expect(h.store.findRefund('acme', workflowKey)).toBeUndefined();
 
     const second = await startWorkerProcess();
@@ -51,7 +61,7 @@ describe('a worker killed during a refund', () => {
       const terminal = received.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event));
       expect(terminal.map((e) => e.event)).toEqual(['completed']);
     } finally {
-      second.kill('SIGTERM');
+      await stopProcess(second);
     }
   }, 90_000);
 });

@@ -10,7 +10,7 @@ import type { RefundTimings } from '../../src/activities/support/refund-order';
 import type { GatewayLimits } from '../../src/gateway/gateway';
 import { storeFallbacks } from '../../src/runtime/holdline';
 import { createHoldlineServer, type HoldlineServer } from '../../src/runtime/server';
-import { clientOnNativeConnection, installTemporalRuntime } from '../../src/runtime/temporal';
+import { gatewayClient, installTemporalRuntime } from '../../src/runtime/temporal';
 import { createToolWorker } from '../../src/runtime/worker';
 import { createTestTools, TEST_SCOPES, type ToolProbe } from './test-tools';
 
@@ -89,9 +89,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   }
 
   const server = createHoldlineServer({
-    client: clientOnNativeConnection(connection, 'default'),
+    client: gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, address),
     taskQueue,
-    eagerStart: Boolean(worker),
     specs: tools.map((tool) => tool.spec),
     jwtSecret: JWT_SECRET,
     logger,

@@ -19,7 +19,10 @@ async function main(): Promise<void> {
     workflowBundle: { codePath: process.env.HOLDLINE_TEST_WORKFLOW_BUNDLE! },
   });
   process.stdout.write('worker ready\n');
+  // The worker shuts down on SIGINT/SIGTERM; then release what keeps the process alive.
   await worker.run();
+  await connection.close();
+  store.close();
 }
 
 main().catch((error: unknown) => {
