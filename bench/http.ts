@@ -1,5 +1,3 @@
-import { performance } from 'node:perf_hooks';
-
 /**
  * The bench's HTTP client for Holdline. Node 20's global fetch (undici) keeps
  * connections alive by default, so after warm-up no request pays a TCP handshake.
@@ -12,8 +10,8 @@ export interface HttpAnswer {
 export interface HoldlineHttp {
   /** POST /v1/tool-calls with a fresh Idempotency-Key per call. */
   call(tool: string, args: unknown, key: string): Promise<HttpAnswer>;
-  /** Opens the call's event stream and hands each event over as it arrives, until the stream ends. */
-  events(callId: string, onEvent: (event: StreamEvent) => void, timeoutMs?: number): Promise<{ openedAt: number }>;
+  /** Opens the call's event stream, hands each event over as it arrives, and resolves when the stream ends. */
+  events(callId: string, onEvent: (event: StreamEvent) => void, timeoutMs?: number): Promise<void>;
 }
 
 export interface StreamEvent {
@@ -43,10 +41,8 @@ export function holdlineHttp(baseUrl: string, token: string): HoldlineHttp {
         headers: auth,
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const openedAt = Date.now();
       if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}: ${await response.text()}`);
       await readStream(response.body as unknown as AsyncIterable<Uint8Array>, onEvent);
-      return { openedAt };
     },
   };
 }
@@ -75,11 +71,4 @@ function parseJson(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-/** Runs `fn` and returns how long it took in milliseconds, with its value. */
-export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const started = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - started, value };
 }

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** Latency summaries. Samples are milliseconds. */
 
 export interface Summary {
@@ -43,4 +45,11 @@ export function ratio(numerator: number, denominator: number): string {
   if (!Number.isFinite(numerator) || !Number.isFinite(denominator) || denominator === 0) return 'n/a';
   const value = numerator / denominator;
   return value >= 100 ? `${value.toFixed(0)}×` : `${value.toFixed(2)}×`;
+}
+
+/** Runs `fn` and returns how long it took in milliseconds, with its value. */
+export async function timed<T>(fn: () => Promise<T> | T): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - started, value };
 }

@@ -1,6 +1,6 @@
 import { ToolFailure } from '../../contracts/errors';
 import { cancelOrder, lookupOrder, refundOrder } from '../../contracts/tools/support';
-import { implementTool, type ToolImplementation } from '../runtime';
+import { implementTool, type ToolImplementation } from '../tool-adapter';
 import type { OrderStore } from '../store';
 import { orderNotFound } from './errors';
 import { DEFAULT_REFUND_TIMINGS, refundOrderHandler, type RefundTimings } from './refund-order';

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createSupportTools, OrderStore } from '../src/activities';
+import { loadConfig, type Config } from '../src/runtime/config';
+import { SEARCH_ATTRIBUTE_NAMES, storeFallbacks } from '../src/runtime/holdline';
+import { createHoldlineServer } from '../src/runtime/server';
+import { connectNative, gatewayClient, installTemporalRuntime } from '../src/runtime/temporal';
+import { createToolWorker } from '../src/runtime/worker';
+import { cliVersion, resolveTemporalCli } from '../src/temporal/cli-binary';
+import { startDevServer } from '../src/temporal/dev-server';
+import { LIMITS, REFUND_TIMINGS, SCOPES, TENANT } from './config';
+import { holdlineHttp, type HoldlineHttp } from './http';
+import { freePort } from './ports';
+import { benchProgressTool } from './progress-tool';
+import { startRawTemporal, type RawTemporal } from './raw-temporal';
+
+/** Everything the scenarios run against, and how to take it all down. */
+export interface BenchEnv {
+  cliVersion: string;
+  temporalAddress: string;
+  apiUrl: string;
+  http: HoldlineHttp;
+  store: OrderStore;
+  raw: RawTemporal;
+  /** Stops everything started, in reverse order: server, workers, connections, dev server, temp dir. */
+  stop(): Promise<void>;
+}
+
+type Step = () => Promise<void> | void;
+
+/**
+ * Starts what `startHoldline('all', …)` starts — a tuned embedded dev server,
+ * a tool worker and the HTTP server in this process — plus the raw baseline on
+ * the same dev server. Settings are Holdline's defaults except the policy
+ * limits, which are lifted so policy never throttles the bench.
+ */
+export async function startBenchEnv(say: (line: string) => void): Promise<BenchEnv> {
+  const steps: Step[] = [];
+  const stop = async () => {
+    for (const step of steps.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        process.stderr.write(`bench: error while stopping: ${String(error)}\n`);
+      }
+    }
+  };
+  try {
+    // Temporal's own logs would drown the report: errors only, before any worker or native connection exists.
+    installTemporalRuntime(pino({ level: 'error' }), 'ERROR');
+    // Defaults only (an empty environment), so a developer's shell variables do not change the figures.
+    const config = loadConfig({});
+    const dir = mkdtempSync(join(tmpdir(), 'holdline-bench-'));
+    steps.push(() => rmSync(dir, { recursive: true, force: true }));
+
+    const cliPath = await resolveTemporalCli(process.env.TEMPORAL_CLI ? { explicitPath: process.env.TEMPORAL_CLI } : {});
+    say(`starting the Temporal dev server (${cliPath})`);
+    const devServer = await startDevServer({
+      cliPath,
+      port: await freePort(),
+      uiPort: null,
+      // Its own directory: the SQLite file has -wal and -shm siblings, all removed with the temp dir.
+      dbFile: join(dir, 'temporal', 'temporal.sqlite'),
+      namespace: config.TEMPORAL_NAMESPACE,
+      searchAttributes: SEARCH_ATTRIBUTE_NAMES,
+    });
+    steps.push(() => devServer.stop());
+    const address = devServer.address;
+
+    const store = new OrderStore(join(dir, 'orders.sqlite'));
+    steps.push(() => store.close());
+
+    say('bundling workflows and starting both workers');
+    const [worker, raw] = await Promise.all([
+      startToolWorker(config, address, store, steps),
+      startRawTemporal(address, config.TEMPORAL_NAMESPACE),
+    ]);
+    steps.push(() => raw.stop());
+    void worker;
+
+    const { apiUrl, token } = await startServer(config, address, store, steps);
+    return { cliVersion: cliVersion(cliPath), temporalAddress: address, apiUrl, http: holdlineHttp(apiUrl, token), store, raw, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The worker as startHoldline builds it, with the bench_progress tool added. */
+async function startToolWorker(config: Config, address: string, store: OrderStore, steps: Step[]): Promise<Worker> {
+  const native = await connectNative(config, address);
+  steps.push(() => native.close());
+  const worker = await createToolWorker({
+    connection: native,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    tools: [...createSupportTools({ store, refundTimings: REFUND_TIMINGS }), benchProgressTool()],
+  });
+  const running = worker.run();
+  steps.push(async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+  });
+  return worker;
+}
+
+/** The HTTP server as startHoldline builds it, with a generated secret and lifted limits; returns its URL and a token. */
+async function startServer(config: Config, address: string, store: OrderStore, steps: Step[]): Promise<{ apiUrl: string; token: string }> {
+  const server = createHoldlineServer({
+    client: gatewayClient(config, address),
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    specs: [...createSupportTools({ store }), benchProgressTool()].map((tool) => tool.spec),
+    jwtSecret: randomBytes(32).toString('base64url'),
+    logger: pino({ level: 'silent' }),
+    limits: { maxArgumentBytes: config.HOLDLINE_MAX_ARGUMENT_BYTES, ...LIMITS },
+    backendTimeoutMs: config.HOLDLINE_BACKEND_TIMEOUT_MS,
+    breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
+    progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
+    fallbacks: storeFallbacks(store),
+  });
+  const apiUrl = await server.listen(0, '127.0.0.1');
+  steps.push(() => server.close());
+  const token = await server.verifier.issue({ tenantId: TENANT, userId: 'bench', scopes: SCOPES });
+  return { apiUrl, token };
+}
