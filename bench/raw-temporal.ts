@@ -50,6 +50,7 @@ export async function startRawTemporal(address: string, namespace: string): Prom
     throw error;
   }
   const running = worker.run();
+  void running.catch((error: unknown) => process.stderr.write(`bench: the raw worker stopped: ${String(error)}\n`));
   const connection = await Connection.connect(connectionOptions({}, address));
   const client = new Client({ connection, namespace });
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -56,7 +57,10 @@ export class TemporalCalls {
   constructor(
     readonly client: Client,
     private readonly options: TemporalCallsOptions,
-  ) {}
+  ) {
+    // Every waiting result listens to this one signal.
+    setMaxListeners(0, this.closing.signal);
+  }
 
   /** Starts the call's workflow, or finds the one that already holds its id. */
   async start(input: ToolCallInput, workflowId: string, memo: CallMemo): Promise<StartOutcome> {

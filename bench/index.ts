@@ -1,0 +1,65 @@
+// npm run bench: Holdline against plain Temporal on the same embedded dev
+// server. A script, not a test: missed targets are reported, only a crash
+// exits non-zero. BENCH_QUICK=1 shrinks it to a smoke run.
+import { performance } from 'node:perf_hooks';
+import { PLAN } from './config';
+import { holdlineThroughput, rawThroughput } from './load';
+import { printReport } from './report';
+import { measureAck, measureLookup, measureProgress } from './scenarios';
+import { startBenchEnv, type BenchEnv } from './setup';
+
+const startedAt = performance.now();
+const say = (line: string) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<number> {
+  // A hang is a crash: nothing here may keep a 2-core machine busy for long.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: still running after ${PLAN.watchdogMs / 1000} s; giving up\n`);
+    process.exit(1);
+  }, PLAN.watchdogMs);
+  watchdog.unref();
+
+  let env: BenchEnv | undefined;
+  const interrupted = async () => {
+    process.stderr.write('bench: interrupted; cleaning up\n');
+    await env?.stop();
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void interrupted());
+  process.once('SIGTERM', () => void interrupted());
+
+  try {
+    env = await startBenchEnv(say);
+    say(`Holdline at ${env.apiUrl}, Temporal at ${env.temporalAddress}`);
+    const { ack, lookup, progress, throughput } = await runScenarios(env);
+    print('');
+    printReport({ cliVersion: env.cliVersion, temporalAddress: env.temporalAddress, ack, lookup, progress, throughput }, print);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`bench: crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  } finally {
+    if (env) {
+      say('cleaning up');
+      await env.stop();
+    }
+  }
+}
+
+async function runScenarios(env: BenchEnv) {
+  say(`ack latency: ${PLAN.ack.samples} refund_order acks and raw starts (after ${PLAN.ack.warmup} warm-up each)`);
+  const ack = await measureAck(env);
+  say(`lookup latency: ${PLAN.lookup.samples} rounds of Holdline, raw activity, raw local activity, in process (after ${PLAN.lookup.warmup} warm-up)`);
+  const lookup = await measureLookup(env);
+  say(`progress latency: ${PLAN.progress.calls} bench_progress calls read over SSE`);
+  const progress = await measureProgress(env);
+  // Raw first: any backlog its load leaves in the dev server weighs on Holdline's figure, not the baseline's.
+  say(`throughput: raw oneActivityWorkflow, ${PLAN.throughput.clients} clients for ${PLAN.throughput.durationMs / 1000} s`);
+  const raw = await rawThroughput(env);
+  say(`throughput: Holdline lookup_order, ${PLAN.throughput.clients} clients for ${PLAN.throughput.durationMs / 1000} s`);
+  const holdline = await holdlineThroughput(env);
+  return { ack, lookup, progress, throughput: { holdline, raw } };
+}
+
+void main().then((code) => process.exit(code));

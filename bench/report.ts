@@ -1,0 +1,135 @@
+import { cpus, totalmem, platform, arch, release } from 'node:os';
+import { PLAN, QUICK } from './config';
+import { lost, type LoadResult } from './load';
+import type { AckResult, LookupResult, ProgressResult } from './scenarios';
+import { ms, ratio, summarize, type Summary } from './stats';
+
+export interface BenchResults {
+  cliVersion: string;
+  temporalAddress: string;
+  ack: AckResult;
+  lookup: LookupResult;
+  throughput: { holdline: LoadResult; raw: LoadResult };
+  progress: ProgressResult;
+}
+
+/** One line of the results table: Holdline's figure, the raw one, and the target if there is one. */
+interface Row {
+  metric: string;
+  holdline: string;
+  raw: string;
+  ratio: string;
+  target: string;
+  /** undefined: informative only. */
+  met?: boolean;
+}
+
+export function printReport(results: BenchResults, print: (line: string) => void): void {
+  const summaries = summarizeAll(results);
+  for (const line of header(results)) print(line);
+  print('');
+  for (const line of details(results, summaries)) print(line);
+  print('');
+  const rows = resultRows(results, summaries);
+  for (const line of table(rows)) print(line);
+  const missed = rows.filter((row) => row.met === false).length;
+  const judged = rows.filter((row) => row.met !== undefined).length;
+  print('');
+  print(`${judged - missed} of ${judged} targets met${QUICK ? ' (BENCH_QUICK=1: smoke run, counts shrunk ~5×; do not judge by these figures)' : ''}.`);
+}
+
+function summarizeAll(r: BenchResults) {
+  return {
+    ackHoldline: summarize(r.ack.holdline),
+    ackRaw: summarize(r.ack.raw),
+    lookupHoldline: summarize(r.lookup.holdline),
+    lookupRaw: summarize(r.lookup.rawActivity),
+    lookupRawLocal: summarize(r.lookup.rawLocalActivity),
+    lookupInProcess: summarize(r.lookup.inProcess),
+    progress: summarize(r.progress.samples),
+  };
+}
+
+function header(r: BenchResults): string[] {
+  const cpuList = cpus();
+  return [
+    `Holdline benchmark${QUICK ? ' (BENCH_QUICK=1)' : ''}`,
+    `  machine:   ${cpuList.length} × ${cpuList[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${platform()} ${arch()} ${release()}`,
+    `  node:      ${process.version}`,
+    `  temporal:  ${r.cliVersion}`,
+    `  server:    embedded dev server on ${r.temporalAddress} (SQLite WAL, headless, tuned poll rates); all traffic on loopback`,
+  ];
+}
+
+function details(r: BenchResults, s: ReturnType<typeof summarizeAll>): string[] {
+  const line = (label: string, summary: Summary) =>
+    `  ${label.padEnd(44)} n=${String(summary.n).padEnd(4)} p50 ${ms(summary.p50).padStart(10)}  p95 ${ms(summary.p95).padStart(10)}  p99 ${ms(summary.p99).padStart(10)}  max ${ms(summary.max).padStart(10)}`;
+  const load = (label: string, t: LoadResult) => {
+    const reasons = [...t.reasons].map(([reason, n]) => `${n}× ${reason}`).join(', ');
+    return (
+      `  ${label.padEnd(44)} ${t.ok} ok, ${t.errors} errors, ${t.failed} failed in ${(t.elapsedMs / 1000).toFixed(1)} s` +
+      ` → ${t.rate.toFixed(1)} calls/s${reasons ? ` (${reasons})` : ''}`
+    );
+  };
+  const p = r.progress;
+  return [
+    'Details (sequential samples after warm-up; Holdline and raw interleaved)',
+    line('ack: refund_order → 202 over HTTP', s.ackHoldline),
+    line('ack: raw client.workflow.start', s.ackRaw),
+    line('lookup_order → 200 ok envelope over HTTP', s.lookupHoldline),
+    line('raw execute oneActivityWorkflow', s.lookupRaw),
+    line('raw execute oneLocalActivityWorkflow', s.lookupRawLocal),
+    line('in process: readOrder(store, acme, A-1001)', s.lookupInProcess),
+    load(`throughput: Holdline lookup_order, ${r.throughput.holdline.clients} clients`, r.throughput.holdline),
+    load(`throughput: raw oneActivityWorkflow, ${r.throughput.raw.clients} clients`, r.throughput.raw),
+    line('progress: heartbeat emitted → SSE event', s.progress),
+    `  ${''.padEnd(44)} ${p.calls} calls of bench_progress (a heartbeat every ${PLAN.progress.intervalMs} ms for ${PLAN.progress.durationMs} ms): ` +
+      `${p.received} progress events for ${p.emitted} heartbeats; ${p.skipped} replayed from the stream's opening snapshot, not counted`,
+  ];
+}
+
+function resultRows(r: BenchResults, s: ReturnType<typeof summarizeAll>): Row[] {
+  const pair = (metric: string, h: number, raw: number, target: string, met?: boolean): Row => ({
+    metric,
+    holdline: ms(h),
+    raw: ms(raw),
+    ratio: ratio(h, raw),
+    target,
+    ...(met === undefined ? {} : { met }),
+  });
+  const { holdline: th, raw: tr } = r.throughput;
+  return [
+    pair('ack p50 (refund_order 202 vs raw start)', s.ackHoldline.p50, s.ackRaw.p50, '≤ raw + 3 ms', s.ackHoldline.p50 <= s.ackRaw.p50 + 3),
+    pair('ack p99 (refund_order 202 vs raw start)', s.ackHoldline.p99, s.ackRaw.p99, '≤ 40 ms', s.ackHoldline.p99 <= 40),
+    pair('lookup e2e p50 vs raw 1-activity', s.lookupHoldline.p50, s.lookupRaw.p50, '≤ 1.0× raw', s.lookupHoldline.p50 <= s.lookupRaw.p50),
+    pair('lookup e2e p99 vs raw 1-activity', s.lookupHoldline.p99, s.lookupRaw.p99, ''),
+    pair('lookup e2e p50 vs raw 1-local-activity', s.lookupHoldline.p50, s.lookupRawLocal.p50, ''),
+    pair('lookup e2e p50 vs in-process readOrder', s.lookupHoldline.p50, s.lookupInProcess.p50, ''),
+    {
+      metric: `throughput, ${th.clients} clients (calls/s)`,
+      holdline: th.rate.toFixed(1),
+      raw: tr.rate.toFixed(1),
+      ratio: ratio(th.rate, tr.rate),
+      target: '≥ 0.9× raw',
+      met: th.rate >= 0.9 * tr.rate,
+    },
+    { metric: 'lost calls under load', holdline: String(lost(th)), raw: String(lost(tr)), ratio: '', target: '0', met: lost(th) === 0 },
+    { metric: 'progress p50 (heartbeat → SSE)', holdline: ms(s.progress.p50), raw: 'n/a', ratio: '', target: '' },
+    { metric: 'progress p95 (heartbeat → SSE)', holdline: ms(s.progress.p95), raw: 'n/a', ratio: '', target: '≤ 300 ms', met: s.progress.p95 <= 300 },
+  ];
+}
+
+function table(rows: Row[]): string[] {
+  const headings: Row = { metric: 'Results', holdline: 'Holdline', raw: 'raw', ratio: 'Holdline/raw', target: 'target', met: undefined };
+  const cells = (row: Row) => [row.metric, row.holdline, row.raw, row.ratio, row.target, row === headings ? '' : verdict(row.met)];
+  const all = [headings, ...rows].map(cells);
+  const widths = all[0]!.map((_, column) => Math.max(...all.map((line) => line[column]!.length)));
+  const format = (line: string[]) =>
+    line.map((cell, column) => (column === 0 || column >= 4 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
+  const rule = widths.map((width) => '─'.repeat(width)).join('  ');
+  return [format(all[0]!), rule, ...all.slice(1).map(format)];
+}
+
+function verdict(met: boolean | undefined): string {
+  return met === undefined ? '' : met ? 'met' : 'MISSED';
+}
