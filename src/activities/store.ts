@@ -160,12 +160,15 @@ export class OrderStore {
     return row.n;
   }
 
+  /** Seeds a new store. Several workers may open one store at once: the check and the inserts are one transaction. */
   private seedIfEmpty(): void {
-    const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM orders').get() as { n: number };
-    if (n > 0) return;
-    const insert = this.db.prepare('INSERT INTO orders VALUES (?, ?, ?, ?, ?, 0, ?, ?)');
-    this.db.transaction(() => {
-      for (const o of SEED) insert.run(o.tenant_id, o.order_id, o.state, JSON.stringify(o.items), o.total_cents, o.currency, o.placed_at);
-    })();
+    const insert = this.db.prepare('INSERT OR IGNORE INTO orders VALUES (?, ?, ?, ?, ?, 0, ?, ?)');
+    this.db
+      .transaction(() => {
+        const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM orders').get() as { n: number };
+        if (n > 0) return;
+        for (const o of SEED) insert.run(o.tenant_id, o.order_id, o.state, JSON.stringify(o.items), o.total_cents, o.currency, o.placed_at);
+      })
+      .immediate();
   }
 }
