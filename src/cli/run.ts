@@ -1,6 +1,6 @@
 import { createLogger } from '../runtime/logger';
 import { ConfigError, loadConfig } from '../runtime/config';
-import { startHoldline, type Role } from '../runtime/holdline';
+import { startHoldline, type Role, type RunningHoldline } from '../runtime/holdline';
 
 /** Runs one role until SIGINT/SIGTERM, then stops it cleanly; a second signal forces the exit. */
 export async function runRole(role: Role): Promise<void> {
@@ -22,7 +22,7 @@ export async function runRole(role: Role): Promise<void> {
     logger.fatal({ err: error }, `Holdline could not start: ${(error as Error).message}`);
     process.exit(1);
   }
-  printBanner(role, running.apiUrl, running.temporalAddress, running.temporalUiUrl ?? null, config.TEMPORAL_NAMESPACE);
+  printBanner(role, running, config.TEMPORAL_NAMESPACE);
 
   // Ctrl-C reaches every process of the group, so npm and tsx may pass the same
   // signal on again: only a signal well after the first one forces the exit.
@@ -43,13 +43,15 @@ export async function runRole(role: Role): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-function printBanner(role: Role, apiUrl: string | undefined, temporal: string, uiUrl: string | null, namespace: string): void {
+function printBanner(role: Role, running: RunningHoldline, namespace: string): void {
+  const { apiUrl, temporalAddress, temporalUiUrl, model } = running;
   const lines = ['', `Holdline is running (${role})`];
   if (apiUrl) {
     lines.push(`  API:          ${apiUrl}   (tools: ${apiUrl}/v1/tools)`);
+    lines.push(`  Realtime:     ${apiUrl.replace(/^http/, 'ws')}/v1/realtime   (model: ${model})`);
   }
-  lines.push(`  Temporal:     ${temporal} (namespace ${namespace})`);
-  if (uiUrl) lines.push(`  Temporal UI:  ${uiUrl}/namespaces/${namespace}/workflows`);
+  lines.push(`  Temporal:     ${temporalAddress} (namespace ${namespace})`);
+  if (temporalUiUrl) lines.push(`  Temporal UI:  ${temporalUiUrl}/namespaces/${namespace}/workflows`);
   if (apiUrl) {
     lines.push(
       '  Get a token:  npm run token -- --tenant acme --user alice --scope "orders:read orders:refund orders:write"',

@@ -46,10 +46,23 @@ export const AcceptedEnvelopeSchema = z.looseObject({
   tool: z.string(),
 });
 
+/**
+ * What a realtime model gets as the `function_call_output` of a slow call: the
+ * call is durably running; the final envelope follows as a new item.
+ */
+export const PendingEnvelopeSchema = z.looseObject({
+  status: z.literal('pending'),
+  message: z.string(),
+  call_id: z.string(),
+  trace_id: z.string(),
+  tool: z.string(),
+});
+
 export type OkEnvelope = z.infer<typeof OkEnvelopeSchema>;
 export type ErrorEnvelope = z.infer<typeof ErrorEnvelopeSchema>;
 export type ResultEnvelope = z.infer<typeof ResultEnvelopeSchema>;
 export type AcceptedEnvelope = z.infer<typeof AcceptedEnvelopeSchema>;
+export type PendingEnvelope = z.infer<typeof PendingEnvelopeSchema>;
 
 /** Progress a tool reports through its heartbeats. */
 export const ToolProgressSchema = z.object({

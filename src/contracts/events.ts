@@ -25,7 +25,17 @@ export const ToolCallCompletedEvent = z.object({ type: z.literal('tool_call.comp
 export const ToolCallFailedEvent = z.object({ type: z.literal('tool_call.failed'), ...callFields, result: ErrorEnvelopeSchema });
 export const ToolCallCancelledEvent = z.object({ type: z.literal('tool_call.cancelled'), ...callFields, result: ErrorEnvelopeSchema });
 
+/** Tells a realtime client its session id, which it passes back as `?session_id=` to resume. */
+export const ToolCallSessionEvent = z.object({
+  type: z.literal('tool_call.session'),
+  session_id: z.string(),
+  resumed: z.boolean(),
+  /** How long after a disconnect the session can be resumed. */
+  resume_window_ms: z.number(),
+});
+
 export const ToolCallEventSchema = z.discriminatedUnion('type', [
+  ToolCallSessionEvent,
   ToolCallAcceptedEvent,
   ToolCallProgressEvent,
   ToolCallApprovalRequestedEvent,
@@ -47,3 +57,12 @@ export function terminalEventOf(
   if (result.error_code === 'CANCELLED') return { type: 'tool_call.cancelled', ...call, result };
   return { type: 'tool_call.failed', ...call, result };
 }
+
+/** The client's answer to `tool_call.approval_requested`. */
+export const ToolCallApproveEvent = z.strictObject({
+  type: z.literal('tool_call.approve'),
+  call_id: z.string().min(1),
+  approved: z.boolean(),
+  event_id: z.string().optional(),
+});
+export type ToolCallApprove = z.infer<typeof ToolCallApproveEvent>;

@@ -111,6 +111,17 @@ export class Gateway {
     return this.options.calls;
   }
 
+  /** A call's arguments with the tool's sensitive fields masked, for showing to a user (approval) or a log. */
+  redactedArguments(tool: string, raw: unknown): Record<string, unknown> {
+    const spec = this.options.registry.get(tool);
+    if (!spec) return {};
+    try {
+      return redactArguments(spec, checkArguments(spec, raw, this.options.limits.maxArgumentBytes));
+    } catch {
+      return {};
+    }
+  }
+
   async authenticate(caller: Caller): Promise<Principal> {
     return 'principal' in caller ? caller.principal : this.options.verifier.verify(caller.token);
   }

@@ -36,6 +36,13 @@ export const ConfigSchema = z.object({
   HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
   HOLDLINE_PROGRESS_POLL_MS: positiveInt(100),
   HOLDLINE_REFUND_STAGE_MS: positiveInt(1_000),
+  OPENAI_API_KEY: optionalText,
+  OPENAI_REALTIME_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').default('wss://api.openai.com/v1/realtime'),
+  OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime'),
+  HOLDLINE_MODEL_URL: optionalText.pipe(z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional()),
+  HOLDLINE_SPOKEN_PROGRESS_MS: positiveInt(8_000),
+  HOLDLINE_RESUME_WINDOW_MS: positiveInt(120_000),
+  HOLDLINE_MAX_FRAME_BYTES: positiveInt(1_048_576),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;

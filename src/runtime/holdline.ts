@@ -13,6 +13,8 @@ import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
 import { createToolWorker } from './worker';
+import { startScriptedModel } from '../scripted-model/server';
+import type { ModelTarget } from '../session/upstream';
 
 export type Role = 'all' | 'server' | 'worker';
 
@@ -20,6 +22,8 @@ export interface RunningHoldline {
   apiUrl?: string;
   temporalAddress: string;
   temporalUiUrl?: string | null;
+  /** Which realtime model sessions talk to. */
+  model?: string;
   /** Stops everything this process started, the dev server last. */
   stop(): Promise<void>;
 }
@@ -75,7 +79,11 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
 
     let server: HoldlineServer | undefined;
     let apiUrl: string | undefined;
+    let modelUrl: string | undefined;
     if (role !== 'worker') {
+      const model = await chooseModel(config, logger);
+      if (model.stop) stack.push(model.stop);
+      modelUrl = model.label;
       const { secret, source } = resolveJwtSecret(config.HOLDLINE_JWT_SECRET, dataDir);
       if (source === 'generated') logger.info({ path: join(dataDir, 'jwt-secret') }, 'generated a development JWT secret');
       server = createHoldlineServer({
@@ -94,15 +102,34 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
         breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
         progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
         ...(store ? { fallbacks: storeFallbacks(store) } : {}),
+        realtime: {
+          model: model.target,
+          spokenProgressEveryMs: config.HOLDLINE_SPOKEN_PROGRESS_MS,
+          resumeWindowMs: config.HOLDLINE_RESUME_WINDOW_MS,
+          maxFrameBytes: config.HOLDLINE_MAX_FRAME_BYTES,
+        },
       });
       apiUrl = await server.listen(config.PORT, config.HOST);
       stack.push(() => server!.close());
     }
-    return { ...(apiUrl ? { apiUrl } : {}), temporalAddress: address, temporalUiUrl: devServer?.uiUrl, stop };
+    return { ...(apiUrl ? { apiUrl } : {}), ...(modelUrl ? { model: modelUrl } : {}), temporalAddress: address, temporalUiUrl: devServer?.uiUrl, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The realtime model: OpenAI's when OPENAI_API_KEY is set, else the one at
+ * HOLDLINE_MODEL_URL, else a scripted model started in this process.
+ */
+async function chooseModel(config: Config, logger: Logger): Promise<{ target: ModelTarget; label: string; stop?: () => Promise<void> }> {
+  const base = { openaiUrl: config.OPENAI_REALTIME_URL, openaiModel: config.OPENAI_REALTIME_MODEL };
+  if (config.OPENAI_API_KEY) return { target: { ...base, openaiApiKey: config.OPENAI_API_KEY }, label: `OpenAI ${config.OPENAI_REALTIME_MODEL}` };
+  if (config.HOLDLINE_MODEL_URL) return { target: { ...base, localUrl: config.HOLDLINE_MODEL_URL }, label: config.HOLDLINE_MODEL_URL };
+  const scripted = await startScriptedModel({ speakMs: 300 });
+  logger.info({ url: scripted.url }, 'no OPENAI_API_KEY: realtime sessions talk to the scripted model');
+  return { target: { ...base, localUrl: scripted.url }, label: `scripted model (${scripted.url}); set OPENAI_API_KEY for OpenAI`, stop: () => scripted.close() };
 }
 
 async function startEmbeddedTemporal(config: Config, dataDir: string, logger: Logger): Promise<DevServer> {

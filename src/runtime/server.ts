@@ -6,6 +6,10 @@ import type { ToolSpec } from '../contracts/tool-spec';
 import { Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TokenVerifier, ToolRegistry, type ToolFallback } from '../gateway';
 import type { GatewayLimits } from '../gateway/gateway';
 import { createHttpApi } from '../http/app';
+import { CallControl } from '../gateway';
+import { attachRealtime } from '../session/realtime-server';
+import { SessionStore } from '../session/session-store';
+import { modelEndpoint, type ModelTarget } from '../session/upstream';
 
 export interface HoldlineServerOptions {
   /** Owned by the server from now on: `close()` closes its connection. */
@@ -19,6 +23,12 @@ export interface HoldlineServerOptions {
   breakerCooldownMs: number;
   progressPollMs: number;
   fallbacks?: Readonly<Record<string, ToolFallback>>;
+  realtime: {
+    model: ModelTarget;
+    spokenProgressEveryMs: number;
+    resumeWindowMs: number;
+    maxFrameBytes: number;
+  };
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process, as in tests. */
   processMetrics?: boolean;
 }
@@ -28,6 +38,7 @@ export interface HoldlineServer {
   hub: ProgressHub;
   verifier: TokenVerifier;
   http: Server;
+  sessions: SessionStore;
   /** Listens and resolves with the base URL. */
   listen(port: number, host: string): Promise<string>;
   close(): Promise<void>;
@@ -54,6 +65,19 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   const app = createHttpApi({ gateway, hub, logger: options.logger });
   const http = createServer(app);
   http.keepAliveTimeout = 65_000;
+  const sessions = new SessionStore(
+    { gateway, control: new CallControl(gateway), hub, logger: options.logger, spokenProgressEveryMs: options.realtime.spokenProgressEveryMs },
+    options.client,
+    options.realtime.resumeWindowMs,
+  );
+  const realtime = attachRealtime({
+    http,
+    gateway,
+    store: sessions,
+    logger: options.logger,
+    modelEndpoint: (sidebandCallId) => modelEndpoint(options.realtime.model, sidebandCallId),
+    maxFrameBytes: options.realtime.maxFrameBytes,
+  });
 
   return {
     gateway,
@@ -68,7 +92,9 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
           resolve(`http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
         });
       }),
+    sessions,
     close: async () => {
+      realtime.close();
       hub.close();
       calls.close();
       await new Promise<void>((resolve) => {

@@ -12,6 +12,7 @@ import { storeFallbacks } from '../../src/runtime/holdline';
 import { createHoldlineServer, type HoldlineServer } from '../../src/runtime/server';
 import { gatewayClient, installTemporalRuntime } from '../../src/runtime/temporal';
 import { createToolWorker } from '../../src/runtime/worker';
+import { startScriptedModel, type ScriptedModel } from '../../src/scripted-model/server';
 import { createTestTools, TEST_SCOPES, type ToolProbe } from './test-tools';
 
 export interface HarnessOptions {
@@ -23,6 +24,11 @@ export interface HarnessOptions {
   withoutWorker?: boolean;
   backendTimeoutMs?: number;
   breakerCooldownMs?: number;
+  spokenProgressEveryMs?: number;
+  resumeWindowMs?: number;
+  /** How long the scripted model takes to say an answer. */
+  speakMs?: number;
+  repeatFunctionCalls?: boolean;
 }
 
 export interface Harness {
@@ -32,6 +38,7 @@ export interface Harness {
   taskQueue: string;
   server: HoldlineServer;
   worker?: Worker;
+  model: ScriptedModel;
   probe: ToolProbe;
   /** Every JSON log line the gateway wrote. */
   logs: Record<string, unknown>[];
@@ -88,6 +95,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     running = worker.run();
   }
 
+  const model = await startScriptedModel({ speakMs: options.speakMs ?? 50, ...(options.repeatFunctionCalls ? { repeatFunctionCalls: true } : {}) });
   const server = createHoldlineServer({
     client: gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, address),
     taskQueue,
@@ -100,6 +108,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     progressPollMs: 50,
     fallbacks: storeFallbacks(store),
     processMetrics: false,
+    realtime: {
+      model: { openaiUrl: 'wss://unused.invalid/v1/realtime', openaiModel: 'scripted', localUrl: model.url },
+      spokenProgressEveryMs: options.spokenProgressEveryMs ?? 8_000,
+      resumeWindowMs: options.resumeWindowMs ?? 60_000,
+      maxFrameBytes: 64 * 1024,
+    },
   });
   const url = await server.listen(0, '127.0.0.1');
 
@@ -130,6 +144,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     storePath,
     taskQueue,
     server,
+    model,
     ...(worker ? { worker } : {}),
     probe,
     logs,
@@ -144,6 +159,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     post: (path, body, t) => request('POST', path, body, auth(t)),
     stop: async () => {
       await server.close();
+      await model.close();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();

@@ -1,0 +1,311 @@
+import type { Logger } from 'pino';
+import type { PendingEnvelope, ResultEnvelope, ToolProgress } from '../contracts/envelope';
+import { terminalEventOf, type CallFields, type ToolCallEvent } from '../contracts/events';
+import type { CallControl, CallRef, Gateway, Principal, ProgressHub } from '../gateway';
+import { ModelTurns } from './model-turns';
+import { progressNote, resultNote, type CancelNote } from './notes';
+import {
+  functionCallOf,
+  modelCommands,
+  parseClientEvent,
+  parseModelEvent,
+  type FunctionCall,
+  type ModelCommand,
+  type ToolCallApprove,
+} from './protocol';
+import type { Transport } from './transport';
+
+export interface SessionServices {
+  gateway: Gateway;
+  control: CallControl;
+  hub: ProgressHub;
+  logger: Logger;
+  /** At most one spoken progress update per this many ms. */
+  spokenProgressEveryMs: number;
+}
+
+/** A function call this session made, from the model's call id to its durable call. */
+interface TrackedCall {
+  modelCallId: string;
+  tool: string;
+  ref?: CallRef;
+  cancellable: boolean;
+  cancelRequested: boolean;
+  finished: boolean;
+  unsubscribe?: () => void;
+}
+
+/** A call found again in Temporal when a session is rebuilt after a restart. */
+export interface RestoredCall {
+  modelCallId: string;
+  ref: CallRef;
+}
+
+/**
+ * One conversation between a client and a realtime model, with Holdline in
+ * the middle: it relays events both ways, runs every function call the model
+ * makes through the gateway, and gives the model exactly one terminal output
+ * per call. The session outlives its connections: a client that reconnects
+ * within the resume window gets what finished while it was away.
+ */
+export class RealtimeSession {
+  private client: Transport | undefined;
+  private model: Transport | undefined;
+  private readonly turns: ModelTurns;
+  private readonly calls = new Map<string, TrackedCall>();
+  /** Client events that found no client; sent on the next connect. */
+  private readonly clientBacklog: ToolCallEvent[] = [];
+  /** Results that found no model; given to the next model connection. */
+  private readonly modelBacklog: string[] = [];
+  private lastSpokenProgressAt = 0;
+  private readonly log: Logger;
+
+  constructor(
+    readonly id: string,
+    readonly principal: Principal,
+    private readonly services: SessionServices,
+  ) {
+    this.turns = new ModelTurns((command) => this.model?.send(command));
+    this.log = services.logger.child({ session: id, tenant: principal.tenantId, user: principal.userId });
+  }
+
+  get connected(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** Binds a client and a model connection; installs the tools and flushes what waited. */
+  connect(client: Transport, model: Transport, resumeWindowMs: number, resumed: boolean): void {
+    this.client = client;
+    this.model = model;
+    this.turns.reset();
+    client.send({ type: 'tool_call.session', session_id: this.id, resumed, resume_window_ms: resumeWindowMs });
+    model.send(this.sessionUpdate({}));
+    for (const event of this.clientBacklog.splice(0)) client.send(event);
+    const notes = this.modelBacklog.splice(0);
+    for (const note of notes) model.send(modelCommands.systemNote(note));
+    if (notes.length) this.turns.requestResponse();
+    this.log.info({ resumed }, 'realtime session connected');
+  }
+
+  /** The client left: drop the model connection; calls go on and wait for a resume. */
+  clientClosed(): void {
+    this.client = undefined;
+    const model = this.model;
+    this.model = undefined;
+    model?.close(1000, 'client disconnected');
+    this.log.info('realtime client disconnected');
+  }
+
+  /** The model connection dropped while the client was still here. */
+  modelClosed(code: number, reason: string): void {
+    if (!this.model) return;
+    this.model = undefined;
+    this.log.warn({ code, reason }, 'model connection dropped');
+    const client = this.client;
+    client?.send({
+      type: 'error',
+      error: {
+        type: 'holdline_error',
+        code: 'model_connection_lost',
+        message: `The connection to the model was lost (${code}). Running tool calls continue; reconnect with session_id=${this.id} to resume.`,
+      },
+    });
+    client?.close(1011, 'model connection lost');
+  }
+
+  onClientFrame(data: string | Buffer, isBinary: boolean): void {
+    if (isBinary) return this.clientError('binary_frame', 'Binary frames are not accepted: send JSON events as text');
+    const text = data.toString();
+    const parsed = parseClientEvent(text);
+    switch (parsed.kind) {
+      case 'invalid':
+        return this.clientError('invalid_event', parsed.reason);
+      case 'unknown':
+        return this.toModelRaw(text);
+      case 'event': {
+        const { event } = parsed;
+        if (event.type === 'tool_call.approve') return void this.approve(event);
+        if (event.type === 'session.update') return this.model?.send(this.sessionUpdate(event.session));
+        this.toModelRaw(text);
+        this.bargeIn('response.cancel');
+      }
+    }
+  }
+
+  onModelFrame(text: string): void {
+    this.client?.send(relayable(text));
+    const parsed = parseModelEvent(text);
+    if (parsed.kind !== 'event') {
+      if (parsed.kind === 'invalid') this.log.warn({ reason: parsed.reason }, 'model sent an event Holdline could not read');
+      return;
+    }
+    const { event } = parsed;
+    if (event.type === 'response.created') this.turns.responseStarted();
+    else if (event.type === 'response.done') this.turns.responseDone();
+    else if (event.type === 'input_audio_buffer.speech_started') this.bargeIn('speech_started');
+    const call = functionCallOf(event);
+    if (call) void this.runFunctionCall(call);
+  }
+
+  /** Takes up calls found in Temporal after this server restarted. */
+  restore(calls: readonly RestoredCall[]): void {
+    for (const { modelCallId, ref } of calls) {
+      if (this.calls.has(modelCallId)) continue;
+      const spec = this.services.gateway.registry.get(ref.tool);
+      const tracked: TrackedCall = { modelCallId, tool: ref.tool, ref, cancellable: spec?.cancellable ?? false, cancelRequested: false, finished: false };
+      this.calls.set(modelCallId, tracked);
+      this.follow(tracked, ref, this.services.gateway.completionOf(ref));
+    }
+  }
+
+  /** Stops following calls; they go on in Temporal. */
+  dispose(): void {
+    for (const call of this.calls.values()) call.unsubscribe?.();
+  }
+
+  private async runFunctionCall(call: FunctionCall): Promise<void> {
+    // A model or network repeat of the same call within the session: the first one answers.
+    if (this.calls.has(call.callId)) return;
+    const spec = this.services.gateway.registry.get(call.name);
+    const tracked: TrackedCall = { modelCallId: call.callId, tool: call.name, cancellable: spec?.cancellable ?? false, cancelRequested: false, finished: false };
+    this.calls.set(call.callId, tracked);
+
+    const outcome = await this.services.gateway.submit({
+      tool: call.name,
+      arguments: call.arguments,
+      caller: { principal: this.principal },
+      sessionId: this.id,
+      key: { kind: 'realtime', sessionId: this.id, modelCallId: call.callId },
+    });
+    if (outcome.kind === 'rejected') {
+      tracked.finished = true;
+      this.toModel(modelCommands.functionOutput(call.callId, outcome.envelope));
+      this.turns.requestResponse();
+      this.toClient(terminalEventOf({ call_id: call.callId, workflow_id: '', trace_id: outcome.envelope.trace_id, tool: call.name }, outcome.envelope));
+      return;
+    }
+    tracked.ref = outcome.call;
+    const fields = this.fieldsOf(tracked, outcome.call);
+    if (outcome.kind === 'completed') {
+      tracked.finished = true;
+      this.toClient({ type: 'tool_call.accepted', ...fields, message: 'Completed within its ack window' });
+      this.toModel(modelCommands.functionOutput(call.callId, outcome.envelope));
+      this.turns.requestResponse();
+      this.toClient(terminalEventOf(fields, outcome.envelope));
+      return;
+    }
+    this.toClient({ type: 'tool_call.accepted', ...fields, message: outcome.ack.message });
+    if (spec?.needsApproval) {
+      const args = this.services.gateway.redactedArguments(call.name, call.arguments);
+      this.toClient({ type: 'tool_call.approval_requested', ...fields, arguments: args });
+    }
+    const pending: PendingEnvelope = { status: 'pending', message: outcome.ack.message, call_id: call.callId, trace_id: outcome.call.trace_id, tool: call.name };
+    this.toModel(modelCommands.functionOutput(call.callId, pending));
+    this.turns.requestResponse();
+    this.follow(tracked, outcome.call, outcome.completion);
+  }
+
+  /** Streams a running call's progress and delivers its final envelope. */
+  private follow(tracked: TrackedCall, ref: CallRef, completion: Promise<ResultEnvelope>): void {
+    tracked.unsubscribe = this.services.hub.subscribe(ref, (update) => {
+      if (update.kind === 'progress') this.progressed(tracked, ref, update.progress);
+    });
+    void completion.then((envelope) => this.deliverFinal(tracked, ref, envelope));
+  }
+
+  private progressed(tracked: TrackedCall, ref: CallRef, progress: ToolProgress): void {
+    if (tracked.finished) return;
+    this.client?.send({ type: 'tool_call.progress', ...this.fieldsOf(tracked, ref), progress });
+    const now = Date.now();
+    if (!this.model || this.turns.busy || now - this.lastSpokenProgressAt < this.services.spokenProgressEveryMs) return;
+    this.lastSpokenProgressAt = now;
+    this.model.send(modelCommands.systemNote(progressNote(tracked.tool, tracked.modelCallId, progress)));
+    this.turns.requestResponse();
+  }
+
+  private deliverFinal(tracked: TrackedCall, ref: CallRef, envelope: ResultEnvelope): void {
+    if (tracked.finished) return;
+    tracked.finished = true;
+    tracked.unsubscribe?.();
+    this.toClient(terminalEventOf(this.fieldsOf(tracked, ref), envelope));
+    const cancel: CancelNote = !tracked.cancelRequested
+      ? undefined
+      : envelope.status === 'error' && envelope.error_code === 'CANCELLED'
+        ? 'cancelled_without_effect'
+        : envelope.status === 'ok'
+          ? 'completed_before_cancel'
+          : undefined;
+    const note = resultNote(tracked.tool, tracked.modelCallId, envelope, cancel);
+    if (!this.model) {
+      this.modelBacklog.push(note);
+      return;
+    }
+    this.model.send(modelCommands.systemNote(note));
+    this.turns.requestResponse();
+  }
+
+  /** The user spoke over the model, or the client cancelled the response: stop what may stop. */
+  private bargeIn(reason: string): void {
+    for (const call of this.calls.values()) {
+      if (call.finished || !call.ref || !call.cancellable || call.cancelRequested) continue;
+      call.cancelRequested = true;
+      this.log.info({ call_id: call.ref.call_id, tool: call.tool, reason }, 'barge-in: cancelling tool call');
+      this.services.control.cancel({ principal: this.principal }, call.ref.call_id).catch((error: unknown) => {
+        this.log.warn({ err: error, call_id: call.ref?.call_id }, 'barge-in cancel failed');
+      });
+    }
+  }
+
+  private async approve(event: ToolCallApprove): Promise<void> {
+    const call = this.calls.get(event.call_id);
+    if (!call?.ref || call.finished) {
+      this.log.warn({ call_id: event.call_id }, 'ignored an approval for a call that is not a running call of this session');
+      return;
+    }
+    try {
+      await this.services.control.approve({ principal: this.principal }, call.ref.call_id, event.approved);
+      this.log.info({ call_id: call.ref.call_id, approved: event.approved }, 'approval delivered');
+    } catch (error) {
+      this.log.warn({ err: error, call_id: call.ref.call_id }, 'approval could not be delivered');
+      this.clientError('approval_failed', `The approval for ${event.call_id} could not be delivered: ${(error as Error).message}`);
+    }
+  }
+
+  /** Holdline owns the tools: whatever the client sends, the registry's tools are installed. */
+  private sessionUpdate(session: Record<string, unknown>): ModelCommand {
+    return {
+      type: 'session.update',
+      session: { type: 'realtime', ...session, tools: this.services.gateway.registry.functionTools(), tool_choice: 'auto' },
+    } as ModelCommand;
+  }
+
+  private fieldsOf(tracked: TrackedCall, ref: CallRef): CallFields {
+    return { call_id: tracked.modelCallId, workflow_id: ref.workflow_id, trace_id: ref.trace_id, tool: tracked.tool };
+  }
+
+  private toClient(event: ToolCallEvent): void {
+    if (this.client) this.client.send(event);
+    else if (event.type !== 'tool_call.progress') this.clientBacklog.push(event);
+  }
+
+  private toModel(command: ModelCommand): void {
+    this.model?.send(command);
+  }
+
+  private toModelRaw(text: string): void {
+    this.model?.send(JSON.parse(text) as object);
+  }
+
+  private clientError(code: string, message: string): void {
+    this.client?.send({ type: 'error', error: { type: 'invalid_request_error', code, message } });
+  }
+}
+
+/** Model frames go to the client as they came. */
+function relayable(text: string): object {
+  try {
+    return JSON.parse(text) as object;
+  } catch {
+    return { type: 'error', error: { type: 'holdline_error', code: 'model_sent_invalid_json', message: 'The model sent a frame that is not JSON' } };
+  }
+}
