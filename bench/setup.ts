@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { startScriptedModel } from '../src/scripted-model/server';
 import { createSupportTools, OrderStore } from '../src/activities';
 import { supportTools } from '../src/contracts/tools/support';
 import { loadConfig, type Config } from '../src/runtime/config';
@@ -114,6 +115,8 @@ async function startToolWorker(config: Config, address: string, store: OrderStor
 
 /** The HTTP server as startHoldline builds it, with a generated secret and lifted limits; returns its URL and a token. */
 async function startServer(config: Config, address: string, store: OrderStore, steps: Step[]): Promise<{ apiUrl: string; token: string }> {
+  const model = await startScriptedModel({ speakMs: 0 });
+  steps.push(() => model.close());
   const server = createHoldlineServer({
     client: gatewayClient(config, address),
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -125,6 +128,12 @@ async function startServer(config: Config, address: string, store: OrderStore, s
     breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
     progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
     fallbacks: storeFallbacks(store),
+    realtime: {
+      model: { openaiUrl: config.OPENAI_REALTIME_URL, openaiModel: config.OPENAI_REALTIME_MODEL, localUrl: model.url },
+      spokenProgressEveryMs: config.HOLDLINE_SPOKEN_PROGRESS_MS,
+      resumeWindowMs: config.HOLDLINE_RESUME_WINDOW_MS,
+      maxFrameBytes: config.HOLDLINE_MAX_FRAME_BYTES,
+    },
   });
   const apiUrl = await server.listen(0, '127.0.0.1');
   steps.push(() => server.close());
