@@ -4,6 +4,7 @@
  *   "look up order A-1001"              → lookup_order {order_id}
  *   "refund order A-1003" [for $5.50]   → refund_order {order_id, amount_cents?, reason}
  *   "cancel order A-1001"               → cancel_order {order_id, reason}
+ *   "call <tool> with <json>"           → exactly that call, valid or not (for demos and tests)
  * Several in one message become several calls in one response, in order.
  * "hang up" makes the model drop the connection (to test that path).
  */
@@ -33,7 +34,19 @@ const RULES: { pattern: RegExp; plan: (match: RegExpExecArray) => PlannedCall }[
   },
 ];
 
+const RAW_CALL = /^\s*call\s+(\S+)\s+with\s+(.*)$/is;
+
 export function planCalls(text: string): PlannedCall[] {
+  const raw = RAW_CALL.exec(text);
+  if (raw) {
+    let args: Record<string, unknown>;
+    try {
+      args = JSON.parse(raw[2]!) as Record<string, unknown>;
+    } catch {
+      args = { unparsed: raw[2] };
+    }
+    return [{ name: raw[1]!, arguments: args }];
+  }
   const found: { at: number; call: PlannedCall }[] = [];
   for (const rule of RULES) {
     rule.pattern.lastIndex = 0;

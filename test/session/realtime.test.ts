@@ -35,6 +35,7 @@ describe('realtime sessions through Holdline', () => {
     expect(done.result).toMatchObject({ status: 'ok', data: { order_id: 'A-1002', state: 'shipped' } });
     expect(client.events.findIndex((e) => e.type === 'tool_call.accepted')).toBeLessThan(client.events.indexOf(done));
     await waitFor(() => spoken(client).some((t) => t.includes('Order A-1002 is shipped')), 5_000, 'spoken answer');
+    // The model spoke from the output, so it has it.
     const outputs = h.model.received.filter((e) => e.type === 'conversation.item.create' && (e.item as any).type === 'function_call_output');
     expect(JSON.parse((outputs.at(-1)!.item as any).output)).toMatchObject({ status: 'ok', data: { order_id: 'A-1002' } });
   });

@@ -22,6 +22,8 @@ export interface HarnessOptions {
   limits?: Partial<GatewayLimits>;
   /** Run no worker in this process (a test starts its own elsewhere). */
   withoutWorker?: boolean;
+  /** Share another harness's task queue (and so its worker). Default: a fresh one. */
+  taskQueue?: string;
   backendTimeoutMs?: number;
   breakerCooldownMs?: number;
   spokenProgressEveryMs?: number;
@@ -78,7 +80,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...createSupportTools({ store, refundTimings: { stageMs: 300, progressEveryMs: 100, ...options.refundTimings } }),
     ...createTestTools(probe),
   ];
-  const taskQueue = `test-${randomUUID()}`;
+  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const address = options.temporalAddress ?? process.env.HOLDLINE_TEST_TEMPORAL_ADDRESS!;
   const connection = await NativeConnection.connect({ address });
 
