@@ -79,6 +79,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     maxFrameBytes: options.realtime.maxFrameBytes,
   });
 
+  let closed = false;
   return {
     gateway,
     hub,
@@ -94,6 +95,8 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
       }),
     sessions,
     close: async () => {
+      if (closed) return;
+      closed = true;
       realtime.close();
       hub.close();
       calls.close();
