@@ -1,0 +1,130 @@
+import pino from 'pino';
+import { supportTools } from '../../src/contracts/tools/support';
+import { CallControl, Gateway, ProgressHub, TemporalCalls, TokenVerifier, ToolRegistry } from '../../src/gateway';
+import { ModelTurns } from '../../src/session/model-turns';
+import { functionCallOf, parseClientEvent, parseModelEvent } from '../../src/session/protocol';
+import { RealtimeSession } from '../../src/session/realtime-session';
+import type { Transport } from '../../src/session/transport';
+import { gatewayClient } from '../../src/runtime/temporal';
+
+/** A transport that records what the session sends. */
+class RecordingTransport implements Transport {
+  readonly sent: Record<string, any>[] = [];
+  closedWith: { code: number; reason: string } | undefined;
+  get isOpen() {
+    return !this.closedWith;
+  }
+  send(event: object) {
+    this.sent.push(event as Record<string, any>);
+  }
+  close(code: number, reason: string) {
+    this.closedWith = { code, reason };
+  }
+  types() {
+    return this.sent.map((e) => e.type);
+  }
+}
+
+describe('parsing model events', () => {
+  it('reads a completed function call from either event that announces it', () => {
+    const done = parseModelEvent(JSON.stringify({ type: 'response.function_call_arguments.done', call_id: 'c1', name: 'lookup_order', arguments: '{}', event_id: 'e' }));
+    expect(done.kind).toBe('event');
+    expect(done.kind === 'event' && functionCallOf(done.event)).toEqual({ callId: 'c1', name: 'lookup_order', arguments: '{}' });
+    const item = parseModelEvent(
+      JSON.stringify({ type: 'response.output_item.done', item: { type: 'function_call', call_id: 'c1', name: 'lookup_order', arguments: '{"a":1}' } }),
+    );
+    expect(item.kind === 'event' && functionCallOf(item.event)).toEqual({ callId: 'c1', name: 'lookup_order', arguments: '{"a":1}' });
+    const message = parseModelEvent(JSON.stringify({ type: 'response.output_item.done', item: { type: 'message' } }));
+    expect(message.kind === 'event' && functionCallOf(message.event)).toBeUndefined();
+  });
+
+  it('keeps events it does not know apart from events that are broken', () => {
+    expect(parseModelEvent(JSON.stringify({ type: 'rate_limits.updated', rate_limits: [] }))).toMatchObject({ kind: 'unknown', type: 'rate_limits.updated' });
+    expect(parseModelEvent('{not json')).toEqual({ kind: 'invalid', reason: 'the frame is not JSON' });
+    expect(parseModelEvent('[1,2]')).toMatchObject({ kind: 'invalid' });
+    expect(parseModelEvent(JSON.stringify({ type: 'response.function_call_arguments.done', call_id: 'c1' }))).toMatchObject({ kind: 'invalid' });
+  });
+
+  it('reads the client events Holdline acts on, strictly', () => {
+    expect(parseClientEvent(JSON.stringify({ type: 'tool_call.approve', call_id: 'c1', approved: true }))).toMatchObject({ kind: 'event' });
+    expect(parseClientEvent(JSON.stringify({ type: 'tool_call.approve', call_id: 'c1', approved: 'yes' }))).toMatchObject({ kind: 'invalid' });
+    expect(parseClientEvent(JSON.stringify({ type: 'tool_call.approve', call_id: 'c1', approved: true, tenant_id: 'x' }))).toMatchObject({ kind: 'invalid' });
+    expect(parseClientEvent(JSON.stringify({ type: 'input_audio_buffer.append', audio: '' }))).toMatchObject({ kind: 'unknown' });
+  });
+});
+
+describe('model turns', () => {
+  it('holds a response request while the model responds, and sends one when it is done', () => {
+    const sent: string[] = [];
+    const turns = new ModelTurns((command) => sent.push(command.type));
+    turns.responseStarted();
+    turns.requestResponse();
+    turns.requestResponse();
+    expect(sent).toEqual([]);
+    turns.responseDone();
+    expect(sent).toEqual(['response.create']);
+    expect(turns.busy).toBe(true);
+  });
+});
+
+describe('a session relaying between recording transports', () => {
+  const logger = pino({ level: 'silent' });
+  const registry = new ToolRegistry(supportTools);
+  const calls = new TemporalCalls(gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, '127.0.0.1:1'), { taskQueue: 'unused', requestTimeoutMs: 100 });
+  const gateway = new Gateway({
+    registry,
+    calls,
+    verifier: new TokenVerifier('x'.repeat(32)),
+    logger,
+    limits: { maxArgumentBytes: 1_000, sessionMaxInFlight: 1, tenantRatePerSec: 1, tenantBurst: 1 },
+    breakerCooldownMs: 1_000,
+  });
+  const services = { gateway, control: new CallControl(gateway), hub: new ProgressHub(calls, () => new Promise(() => undefined), 100, logger), logger, spokenProgressEveryMs: 1_000 };
+  afterAll(() => calls.client.connection.close());
+
+  function session() {
+    const client = new RecordingTransport();
+    const model = new RecordingTransport();
+    const s = new RealtimeSession('sess_unit00000', { tenantId: 'acme', userId: 'u', scopes: new Set() }, services);
+    s.connect(client, model, 1_000, false);
+    return { s, client, model };
+  }
+
+  it('announces the session and installs the tools on connect', () => {
+    const { client, model } = session();
+    expect(client.sent[0]).toEqual({ type: 'tool_call.session', session_id: 'sess_unit00000', resumed: false, resume_window_ms: 1_000 });
+    expect(model.sent[0]!.session.tools.map((t: { name: string }) => t.name)).toEqual(['lookup_order', 'refund_order', 'cancel_order']);
+  });
+
+  it("keeps Holdline's tools when the client updates the session", () => {
+    const { s, model } = session();
+    s.onClientFrame(JSON.stringify({ type: 'session.update', session: { instructions: 'Be brief', tools: [] } }), false);
+    const update = model.sent.at(-1)!;
+    expect(update.session.instructions).toBe('Be brief');
+    expect(update.session.tools).toHaveLength(3);
+  });
+
+  it('relays unknown client events verbatim and model events to the client', () => {
+    const { s, client, model } = session();
+    s.onClientFrame(JSON.stringify({ type: 'input_audio_buffer.append', audio: 'AAAA' }), false);
+    expect(model.sent.at(-1)).toEqual({ type: 'input_audio_buffer.append', audio: 'AAAA' });
+    s.onModelFrame(JSON.stringify({ type: 'rate_limits.updated', rate_limits: [] }));
+    expect(client.sent.at(-1)).toEqual({ type: 'rate_limits.updated', rate_limits: [] });
+  });
+
+  it('answers bad client frames with an error event and relays nothing', () => {
+    const { s, client, model } = session();
+    const before = model.sent.length;
+    s.onClientFrame('nope', false);
+    s.onClientFrame(Buffer.from([0]), true);
+    expect(client.sent.slice(-2).map((e) => e.error.code)).toEqual(['invalid_event', 'binary_frame']);
+    expect(model.sent.length).toBe(before);
+  });
+
+  it('tells the client and closes when the model connection drops', () => {
+    const { s, client } = session();
+    s.modelClosed(1006, '');
+    expect(client.sent.at(-1)).toMatchObject({ type: 'error', error: { code: 'model_connection_lost' } });
+    expect(client.closedWith).toEqual({ code: 1011, reason: 'model connection lost' });
+  });
+});
