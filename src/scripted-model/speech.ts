@@ -8,7 +8,9 @@ const money = (cents: unknown) => (typeof cents === 'number' ? `$${(cents / 100)
 
 export function speakEnvelope(tool: string, envelope: Json): string {
   if (envelope.cancel === 'completed_before_cancel') return `That had already gone through before you interrupted. ${speakEnvelope(tool, { ...envelope, cancel: undefined })}`;
-  if (envelope.status === 'pending') return "I'm working on that now; it will take a moment.";
+  if (envelope.status === 'pending') {
+    return /approval/i.test(String(envelope.message)) ? 'I need your okay before I do that. Shall I go ahead?' : "I'm working on that now; it will take a moment.";
+  }
   if (envelope.status === 'error') {
     if (envelope.error_code === 'CANCELLED') return 'Okay, I stopped that. Nothing was changed.';
     if (envelope.error_code === 'APPROVAL_DENIED') return "Okay, I won't do that.";
