@@ -1,4 +1,4 @@
-import { setMaxListeners } from 'node:events';
+import { getEventListeners, setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -58,7 +58,7 @@ export class TemporalCalls {
     readonly client: Client,
     private readonly options: TemporalCallsOptions,
   ) {
-    // Every waiting result listens to this one signal.
+    // Every result in progress listens to this one signal.
     setMaxListeners(0, this.closing.signal);
   }
 
@@ -123,16 +123,29 @@ export class TemporalCalls {
 
   /** The final envelope; waits as long as the call runs. Retries while Temporal is unreachable. */
   async result(workflowId: string): Promise<ResultEnvelope> {
-    const { signal } = this.closing;
-    for (let failures = 0; ; failures++) {
-      try {
-        return await this.client.connection.withAbortSignal(signal, () => this.handle(workflowId).result());
-      } catch (error) {
-        if (signal.aborted) throw new CallsClosedError();
-        if (!isBackendFailure(error) || failures >= 60) throw error;
-        await delay(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal }).catch(() => undefined);
+    // A signal of its own, tied to the shared one only while this wait lasts:
+    // the client adds listeners to the signal it is given and never removes them.
+    const own = new AbortController();
+    const abort = () => own.abort();
+    this.closing.signal.addEventListener('abort', abort, { once: true });
+    try {
+      for (let failures = 0; ; failures++) {
+        try {
+          return await this.client.connection.withAbortSignal(own.signal, () => this.handle(workflowId).result());
+        } catch (error) {
+          if (own.signal.aborted) throw new CallsClosedError();
+          if (!isBackendFailure(error) || failures >= 60) throw error;
+          await delay(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal: own.signal }).catch(() => undefined);
+        }
       }
+    } finally {
+      this.closing.signal.removeEventListener('abort', abort);
     }
+  }
+
+  /** Listeners on the shared shutdown signal: one per wait in progress, for tests. */
+  waitsInProgress(): number {
+    return getEventListeners(this.closing.signal, 'abort').length;
   }
 
   /** Stops every wait for a result; the calls themselves go on in Temporal. */

@@ -26,7 +26,14 @@ export function streamCallEvents(req: Request, res: Response, { hub, call, snaps
     'x-accel-buffering': 'no',
   });
   res.flushHeaders();
+  let lastProgress = '';
   const send = (event: ToolCallEvent) => {
+    if (event.type === 'tool_call.progress') {
+      // The opening snapshot and the first poll can carry the same heartbeat: send it once.
+      const key = JSON.stringify(event.progress);
+      if (key === lastProgress) return;
+      lastProgress = key;
+    }
     res.write(`event: ${event.type.slice('tool_call.'.length)}\ndata: ${JSON.stringify(event)}\n\n`);
   };
   send({ type: 'tool_call.accepted', ...call, message: snapshot.closed ? 'The call has finished' : 'The call is running' });

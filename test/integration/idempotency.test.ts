@@ -1,4 +1,5 @@
 import { startHarness, freshKey, type Harness } from '../support/harness';
+import { waitFor } from '../support/wait';
 
 let h: Harness;
 beforeAll(async () => {
@@ -69,5 +70,13 @@ describe('idempotency', () => {
     expect(globex.body.workflow_id).toBe(`globex/${key}`);
     const fromOtherTenant = await h.get(`/v1/tool-calls/${key}`, await h.token({ tenant: 'globex' }));
     expect(fromOtherTenant.body.data.order_id).toBe('G-2001');
+  });
+});
+
+describe('waiting for results', () => {
+  it('leaves no listener behind once a call has finished', async () => {
+    const before = h.server.gateway.calls.waitsInProgress();
+    for (let i = 0; i < 5; i++) await h.call('lookup_order', { order_id: 'A-1001' });
+    await waitFor(() => h.server.gateway.calls.waitsInProgress() === before, 5_000, 'listeners released');
   });
 });
