@@ -2,7 +2,9 @@
 // server. A script, not a test: missed targets are reported, only a crash
 // exits non-zero. BENCH_QUICK=1 shrinks it to a smoke run.
 import { performance } from 'node:perf_hooks';
-import { PLAN } from './config';
+import { PLAN, SCOPES } from './config';
+import { measureRealtimeLatency, realtimeLoad, startSessionServer } from './realtime';
+import { idleCheck } from './cpu';
 import { holdlineThroughput, rawThroughput } from './load';
 import { printReport } from './report';
 import { measureAck, measureLookup, measureProgress } from './scenarios';
@@ -30,11 +32,14 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => void interrupted());
 
   try {
+    // Others' work on the same cores skews every figure: measure it while idle, before starting anything.
+    const busyBefore = await idleCheck();
     env = await startBenchEnv(say);
     say(`Holdline at ${env.apiUrl}, Temporal at ${env.temporalAddress}`);
     const { ack, lookup, progress, throughput } = await runScenarios(env);
+    const realtime = await runRealtime(env);
     print('');
-    printReport({ cliVersion: env.cliVersion, temporalAddress: env.temporalAddress, ack, lookup, progress, throughput }, print);
+    printReport({ cliVersion: env.cliVersion, temporalAddress: env.temporalAddress, busyBefore, ack, lookup, progress, throughput, realtime }, print);
     return 0;
   } catch (error) {
     process.stderr.write(`bench: crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
@@ -55,11 +60,30 @@ async function runScenarios(env: BenchEnv) {
   say(`progress latency: ${PLAN.progress.calls} bench_progress calls read over SSE`);
   const progress = await measureProgress(env);
   // Raw first: any backlog its load leaves in the dev server weighs on Holdline's figure, not the baseline's.
-  say(`throughput: raw oneActivityWorkflow, ${PLAN.throughput.clients} clients for ${PLAN.throughput.durationMs / 1000} s`);
-  const raw = await rawThroughput(env);
-  say(`throughput: Holdline lookup_order, ${PLAN.throughput.clients} clients for ${PLAN.throughput.durationMs / 1000} s`);
+  const load = `${PLAN.throughput.clients} clients for ${PLAN.throughput.durationMs / 1000} s`;
+  say(`throughput: raw oneActivityWorkflow, ${load}`);
+  const raw = await rawThroughput(env, 'activity');
+  say(`throughput: raw oneLocalActivityWorkflow, ${load}`);
+  const rawLocal = await rawThroughput(env, 'local-activity');
+  say(`throughput: Holdline lookup_order, ${load}`);
   const holdline = await holdlineThroughput(env);
-  return { ack, lookup, progress, throughput: { holdline, raw } };
+  return { ack, lookup, progress, throughput: { holdline, raw, rawLocal } };
+}
+
+/** Realtime sessions against a Holdline server process of their own, on the same Temporal and worker. */
+async function runRealtime(env: BenchEnv) {
+  say('realtime: starting a session server process and the scripted model');
+  const server = await startSessionServer(env.temporalAddress, env.taskQueue, [...SCOPES]);
+  try {
+    say(`realtime latency: ${PLAN.realtime.samples} refund and lookup calls over one session (after ${PLAN.realtime.warmup} warm-up)`);
+    const latency = await measureRealtimeLatency(server, PLAN.realtime);
+    const { sessions, durationMs } = PLAN.realtimeLoad;
+    say(`realtime load: ${sessions} sessions for ${durationMs / 1000} s`);
+    const load = await realtimeLoad(server, PLAN.realtimeLoad);
+    return { latency, load };
+  } finally {
+    await server.stop();
+  }
 }
 
 void main().then((code) => process.exit(code));

@@ -21,19 +21,22 @@ const REFUND_ORDERS = ['A-1003', 'A-1005'];
 export interface AckResult {
   holdline: number[];
   raw: number[];
+  /** The same HTTP round trip, rejected by the gateway before any Temporal request: what HTTP alone costs. */
+  httpFloor: number[];
 }
 
 /** refund_order's 202 (the workflow start is durable) vs a raw workflow start. */
 export async function measureAck(env: BenchEnv): Promise<AckResult> {
-  const result: AckResult = { holdline: [], raw: [] };
+  const result: AckResult = { holdline: [], raw: [], httpFloor: [] };
   const { warmup, samples } = PLAN.ack;
   for (let i = 0; i < warmup + samples; i++) {
-    const holdline = await holdlineAck(env, REFUND_ORDERS[i % REFUND_ORDERS.length]!);
-    const raw = await rawAck(env);
-    if (i >= warmup) {
-      result.holdline.push(holdline);
-      result.raw.push(raw);
-    }
+    const round = {
+      holdline: await holdlineAck(env, REFUND_ORDERS[i % REFUND_ORDERS.length]!),
+      raw: await rawAck(env),
+      httpFloor: await httpFloor(env),
+    };
+    if (i < warmup) continue;
+    for (const name of Object.keys(round) as (keyof AckResult)[]) result[name].push(round[name]);
   }
   return result;
 }
@@ -47,6 +50,15 @@ async function holdlineAck(env: BenchEnv, orderId: string): Promise<number> {
   // Untimed: let the refund finish, so the next sample does not queue behind it.
   const envelope = (await env.raw.resultOf(answer.body.workflow_id)) as { status?: string };
   if (envelope.status !== 'ok') throw new BenchError(`a bench refund failed: ${JSON.stringify(envelope)}`);
+  return ms;
+}
+
+/** POST /v1/tool-calls for a tool that does not exist: body parsing, routing and an envelope, no Temporal. */
+async function httpFloor(env: BenchEnv): Promise<number> {
+  const { ms, value: answer } = await timed(() => env.http.call('no_such_tool', {}, key('floor')));
+  if (answer.status !== 404 || answer.body?.error_code !== 'UNKNOWN_TOOL') {
+    throw new BenchError(`an unknown tool answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  }
   return ms;
 }
 

@@ -23,6 +23,8 @@ import { startRawTemporal, type RawTemporal } from './raw-temporal';
 export interface BenchEnv {
   cliVersion: string;
   temporalAddress: string;
+  /** The task queue of Holdline's tool worker. */
+  taskQueue: string;
   apiUrl: string;
   http: HoldlineHttp;
   store: OrderStore;
@@ -41,15 +43,18 @@ type Step = () => Promise<void> | void;
  */
 export async function startBenchEnv(say: (line: string) => void): Promise<BenchEnv> {
   const steps: Step[] = [];
-  const stop = async () => {
-    for (const step of steps.reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        process.stderr.write(`bench: error while stopping: ${String(error)}\n`);
+  // Once only: an interrupt and the failing scenario it causes may both ask to stop.
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const step of steps.reverse()) {
+        try {
+          await step();
+        } catch (error) {
+          process.stderr.write(`bench: error while stopping: ${String(error)}\n`);
+        }
       }
-    }
-  };
+    })());
   try {
     // Temporal's own logs would drown the report: errors only, before any worker or native connection exists.
     installTemporalRuntime(pino({ level: 'error' }), 'ERROR');
@@ -87,7 +92,7 @@ export async function startBenchEnv(say: (line: string) => void): Promise<BenchE
     const raw = rawStarted.value;
 
     const { apiUrl, token } = await startServer(config, address, store, steps);
-    return { cliVersion: cliVersion(cliPath), temporalAddress: address, apiUrl, http: holdlineHttp(apiUrl, token), store, raw, stop };
+    return { cliVersion: cliVersion(cliPath), temporalAddress: address, taskQueue: config.TEMPORAL_TASK_QUEUE, apiUrl, http: holdlineHttp(apiUrl, token), store, raw, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -26,6 +26,8 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024 }
   const app = express();
   const control = new CallControl(gateway);
   app.disable('x-powered-by');
+  // Envelopes are never cached: hashing each one for an ETag is time on every answer.
+  app.set('etag', false);
   app.use(express.json({ limit: maxBodyBytes, strict: false }));
 
   const callerOf = (req: Request): Caller => ({ token: bearerToken(req.header('authorization')) });

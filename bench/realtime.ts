@@ -1,0 +1,227 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { TokenVerifier } from '../src/gateway';
+import { startScriptedModel, type ScriptedModel } from '../src/scripted-model/server';
+import { freePort } from './ports';
+
+/**
+ * Realtime sessions over real WebSockets: a Holdline server process of its
+ * own (so its memory is its own), the scripted model, and clients here.
+ */
+export interface SessionServer {
+  url: string;
+  token: string;
+  /** Resident set and V8 heap of the server process, from its /metrics. */
+  memory(): Promise<{ rssMb: number; heapMb: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startSessionServer(temporalAddress: string, taskQueue: string, scopes: string[]): Promise<SessionServer> {
+  const model: ScriptedModel = await startScriptedModel({ speakMs: 0 });
+  const port = await freePort();
+  const secret = randomBytes(32).toString('base64url');
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/cli/server.ts')], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      HOLDLINE_MODEL_URL: model.url,
+      HOLDLINE_JWT_SECRET: secret,
+      HOLDLINE_TENANT_RATE_PER_SEC: '100000',
+      HOLDLINE_TENANT_BURST: '100000',
+      HOLDLINE_SESSION_MAX_IN_FLIGHT: '1000',
+      LOG_LEVEL: 'error',
+      OPENAI_API_KEY: '',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the session server did not become ready');
+    await delay(100);
+  }
+  const token = await new TokenVerifier(secret).issue({ tenantId: 'acme', userId: 'bench-rt', scopes });
+  return {
+    url,
+    token,
+    memory: async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+      return { rssMb: read('holdline_process_resident_memory_bytes'), heapMb: read('holdline_nodejs_heap_size_used_bytes') };
+    },
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+      await model.close();
+    },
+  };
+}
+
+/** One timed call: when the model's function call completed, when the client heard `accepted`, and the terminal event. */
+interface CallTiming {
+  functionCallAt: number;
+  acceptedAt?: number;
+  terminalAt?: number;
+  terminal?: string;
+}
+
+/** A realtime client that says one line at a time and times each call. */
+class BenchSession {
+  private responding = false;
+  private lastEventAt = 0;
+  readonly calls = new Map<string, CallTiming>();
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      const now = performance.now();
+      this.lastEventAt = now;
+      const event = JSON.parse(data.toString()) as Record<string, any>;
+      if (event.type === 'response.created') this.responding = true;
+      else if (event.type === 'response.done') this.responding = false;
+      else if (event.type === 'response.function_call_arguments.done') this.calls.set(event.call_id, { functionCallAt: now });
+      else if (event.type === 'tool_call.accepted') {
+        const call = this.calls.get(event.call_id);
+        if (call) call.acceptedAt = now;
+      } else if (['tool_call.completed', 'tool_call.failed', 'tool_call.cancelled'].includes(event.type)) {
+        const call = this.calls.get(event.call_id);
+        if (call && call.terminalAt === undefined) Object.assign(call, { terminalAt: now, terminal: event.type });
+      }
+      for (const wake of [...this.waiters]) wake();
+    });
+  }
+
+  static async open(url: string, token: string): Promise<BenchSession> {
+    const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/realtime`, { headers: { authorization: `Bearer ${token}` } });
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const session = new BenchSession(socket);
+    await session.until(() => session.lastEventAt > 0 && !session.responding, 10_000);
+    return session;
+  }
+
+  /** Says `text`, waits for the call it causes to end and the model to fall quiet; returns its timing. */
+  async call(text: string, timeoutMs = 30_000): Promise<CallTiming | undefined> {
+    const before = new Set(this.calls.keys());
+    this.socket.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } }));
+    this.socket.send(JSON.stringify({ type: 'response.create' }));
+    const mine = () => [...this.calls.entries()].find(([id]) => !before.has(id))?.[1];
+    try {
+      await this.until(() => mine()?.terminalAt !== undefined, timeoutMs);
+      // Quiet: no response under way and nothing heard for a moment, so the next line does not talk over the model.
+      await this.until(() => !this.responding && performance.now() - this.lastEventAt > 20, timeoutMs);
+    } catch {
+      // A call without a terminal event is counted as lost by the caller.
+    }
+    return mine();
+  }
+
+  private until(condition: () => boolean, timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!condition()) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        clearInterval(poll);
+        reject(new Error('timed out'));
+      }, timeoutMs);
+      // Quiet periods end without an event: look again now and then.
+      const poll = setInterval(check, 10);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export interface RealtimeLatency {
+  /** Model's completed function call → `tool_call.accepted` at the client (refund_order, a slow tool). */
+  accepted: number[];
+  /** Model's completed function call → the final result at the client (lookup_order, a fast tool). */
+  fastResult: number[];
+}
+
+export async function measureRealtimeLatency(server: SessionServer, plan: { warmup: number; samples: number }): Promise<RealtimeLatency> {
+  const session = await BenchSession.open(server.url, server.token);
+  const accepted: number[] = [];
+  const fastResult: number[] = [];
+  try {
+    for (let i = 0; i < plan.warmup + plan.samples; i++) {
+      const refund = await session.call(`refund order ${i % 2 ? 'A-1003' : 'A-1005'} for $0.01`);
+      const lookup = await session.call('look up order A-1001');
+      if (i < plan.warmup) continue;
+      if (refund?.acceptedAt !== undefined) accepted.push(refund.acceptedAt - refund.functionCallAt);
+      if (lookup?.terminalAt !== undefined) fastResult.push(lookup.terminalAt - lookup.functionCallAt);
+    }
+  } finally {
+    session.close();
+  }
+  return { accepted, fastResult };
+}
+
+export interface RealtimeLoad {
+  sessions: number;
+  durationMs: number;
+  /** Function calls the model made. */
+  calls: number;
+  completed: number;
+  failed: number;
+  /** Function calls that got no terminal event at all. */
+  lost: number;
+  callsPerSec: number;
+  memory: { atMs: number; rssMb: number; heapMb: number }[];
+}
+
+/** `sessions` clients, each asking for one lookup after another for `durationMs`; the server's memory sampled throughout. */
+export async function realtimeLoad(server: SessionServer, plan: { sessions: number; durationMs: number; memoryEveryMs: number }): Promise<RealtimeLoad> {
+  const sessions = await Promise.all(Array.from({ length: plan.sessions }, () => BenchSession.open(server.url, server.token)));
+  const memory: RealtimeLoad['memory'] = [];
+  const started = performance.now();
+  const sampler = setInterval(() => {
+    void server.memory().then((m) => memory.push({ atMs: Math.round(performance.now() - started), ...m }));
+  }, plan.memoryEveryMs);
+  const deadline = started + plan.durationMs;
+  await Promise.all(
+    sessions.map(async (session, index) => {
+      const orders = ['A-1001', 'A-1002', 'A-1003', 'A-1004', 'A-1005'];
+      for (let i = index; performance.now() < deadline; i++) await session.call(`look up order ${orders[i % orders.length]}`);
+    }),
+  );
+  const elapsed = performance.now() - started;
+  clearInterval(sampler);
+  memory.push({ atMs: Math.round(elapsed), ...(await server.memory()) });
+  let calls = 0;
+  let completed = 0;
+  let failed = 0;
+  for (const session of sessions) {
+    for (const call of session.calls.values()) {
+      calls += 1;
+      if (call.terminal === 'tool_call.completed') completed += 1;
+      else if (call.terminal) failed += 1;
+    }
+    session.close();
+  }
+  return { sessions: plan.sessions, durationMs: Math.round(elapsed), calls, completed, failed, lost: calls - completed - failed, callsPerSec: completed / (elapsed / 1000), memory };
+}
