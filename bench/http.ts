@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { parseEventStream, type ReceivedEvent } from '../test/support/sse';
 
 /**
  * The bench's HTTP client for Holdline: node:http with a keep-alive agent, as
@@ -20,12 +21,7 @@ export interface HoldlineHttp {
   events(callId: string, onEvent: (event: StreamEvent) => void, timeoutMs?: number): Promise<void>;
 }
 
-export interface StreamEvent {
-  event: string;
-  data: any;
-  /** Date.now() when the event was parsed. */
-  receivedAt: number;
-}
+export type StreamEvent = ReceivedEvent;
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -55,27 +51,9 @@ export function holdlineHttp(baseUrl: string, token: string): HoldlineHttp {
         signal: AbortSignal.timeout(timeoutMs),
       });
       if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}: ${await response.text()}`);
-      await readStream(response.body as unknown as AsyncIterable<Uint8Array>, onEvent);
+      await parseEventStream(response.body as unknown as AsyncIterable<Uint8Array>, onEvent);
     },
   };
-}
-
-/** Parses Server-Sent Events as chunks arrive (the format test/support/sse.ts reads). */
-async function readStream(body: AsyncIterable<Uint8Array>, onEvent: (event: StreamEvent) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body) {
-    const receivedAt = Date.now();
-    buffer += decoder.decode(chunk, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data) onEvent({ event, data: JSON.parse(data), receivedAt });
-    }
-  }
 }
 
 function parseJson(text: string): unknown {

@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { TokenVerifier } from '../src/gateway';
 import { startScriptedModel, type ScriptedModel } from '../src/scripted-model/server';
-import { freePort } from './ports';
+import { freePort } from '../test/support/ports';
 
 /**
  * Realtime sessions over real WebSockets: a Holdline server process of its

@@ -15,7 +15,7 @@ import { cliVersion, resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
 import { LIMITS, REFUND_TIMINGS, SCOPES, TENANT } from './config';
 import { holdlineHttp, type HoldlineHttp } from './http';
-import { freePort } from './ports';
+import { freePort } from '../test/support/ports';
 import { benchProgress, benchProgressTool } from './progress-tool';
 import { startRawTemporal, type RawTemporal } from './raw-temporal';
 

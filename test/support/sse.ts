@@ -1,19 +1,16 @@
 export interface ReceivedEvent {
   event: string;
   data: any;
-  /** ms since the stream opened. */
-  at: number;
+  /** Date.now() when the chunk that completed it arrived. */
+  receivedAt: number;
 }
 
-/** Reads a Server-Sent Events stream to its end (or until `timeoutMs`) and returns its events. */
-export async function readEvents(url: string, token: string, timeoutMs = 20_000): Promise<ReceivedEvent[]> {
-  const opened = Date.now();
-  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}: ${await response.text()}`);
-  const events: ReceivedEvent[] = [];
+/** Parses a Server-Sent Events body as its chunks arrive; resolves when it ends. Shared by the tests and the benchmark. */
+export async function parseEventStream(body: AsyncIterable<Uint8Array>, onEvent: (event: ReceivedEvent) => void): Promise<void> {
   const decoder = new TextDecoder();
   let buffer = '';
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
+    const receivedAt = Date.now();
     buffer += decoder.decode(chunk, { stream: true });
     let end;
     while ((end = buffer.indexOf('\n\n')) >= 0) {
@@ -21,8 +18,16 @@ export async function readEvents(url: string, token: string, timeoutMs = 20_000)
       buffer = buffer.slice(end + 2);
       const event = /^event: (.*)$/m.exec(block)?.[1];
       const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data) events.push({ event, data: JSON.parse(data), at: Date.now() - opened });
+      if (event && data) onEvent({ event, data: JSON.parse(data), receivedAt });
     }
   }
+}
+
+/** Reads a call's event stream to its end (or until `timeoutMs`) and returns its events. */
+export async function readEvents(url: string, token: string, timeoutMs = 20_000): Promise<ReceivedEvent[]> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
+  if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}: ${await response.text()}`);
+  const events: ReceivedEvent[] = [];
+  await parseEventStream(response.body as unknown as AsyncIterable<Uint8Array>, (event) => events.push(event));
   return events;
 }
