@@ -105,12 +105,13 @@ class BenchSession {
 
   static async open(url: string, token: string): Promise<BenchSession> {
     const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/realtime`, { headers: { authorization: `Bearer ${token}` } });
+    // Listen before 'open': the first frames can arrive in the same chunk as the upgrade answer.
+    const session = new BenchSession(socket);
     await new Promise((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);
     });
-    const session = new BenchSession(socket);
-    await session.until(() => session.lastEventAt > 0 && !session.responding, 10_000);
+    await session.until(() => session.lastEventAt > 0 && !session.responding, 20_000);
     return session;
   }
 
