@@ -15,7 +15,7 @@ import { freePort } from '../test/support/ports';
 export interface SessionServer {
   url: string;
   token: string;
-  /** Resident set and V8 heap of the server process, from its /metrics. */
+  /** Resident set and V8 heap (after a full collection) of the server process. */
   memory(): Promise<{ rssMb: number; heapMb: number }>;
   stop(): Promise<void>;
 }
@@ -24,7 +24,7 @@ export async function startSessionServer(temporalAddress: string, taskQueue: str
   const model: ScriptedModel = await startScriptedModel({ speakMs: 0 });
   const port = await freePort();
   const secret = randomBytes(32).toString('base64url');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/cli/server.ts')], {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(__dirname, 'session-server-process.ts')], {
     env: {
       ...process.env,
       NODE_ENV: 'production',
@@ -39,7 +39,7 @@ export async function startSessionServer(temporalAddress: string, taskQueue: str
       LOG_LEVEL: 'error',
       OPENAI_API_KEY: '',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
@@ -53,11 +53,11 @@ export async function startSessionServer(temporalAddress: string, taskQueue: str
   return {
     url,
     token,
-    memory: async () => {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-      return { rssMb: read('holdline_process_resident_memory_bytes'), heapMb: read('holdline_nodejs_heap_size_used_bytes') };
-    },
+    memory: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m as { rssMb: number; heapMb: number }));
+        child.send('memory');
+      }),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

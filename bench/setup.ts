@@ -26,6 +26,8 @@ export interface BenchEnv {
   /** The task queue of Holdline's tool worker. */
   taskQueue: string;
   apiUrl: string;
+  /** A token for tenant acme with every scope the bench uses. */
+  token: string;
   http: HoldlineHttp;
   store: OrderStore;
   raw: RawTemporal;
@@ -92,7 +94,7 @@ export async function startBenchEnv(say: (line: string) => void): Promise<BenchE
     const raw = rawStarted.value;
 
     const { apiUrl, token } = await startServer(config, address, store, steps);
-    return { cliVersion: cliVersion(cliPath), temporalAddress: address, taskQueue: config.TEMPORAL_TASK_QUEUE, apiUrl, http: holdlineHttp(apiUrl, token), store, raw, stop };
+    return { cliVersion: cliVersion(cliPath), temporalAddress: address, taskQueue: config.TEMPORAL_TASK_QUEUE, apiUrl, token, http: holdlineHttp(apiUrl, token), store, raw, stop };
   } catch (error) {
     await stop();
     throw error;
