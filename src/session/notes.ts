@@ -3,10 +3,11 @@ import type { ResultEnvelope, ToolProgress } from '../contracts/envelope';
 /**
  * The words Holdline gives the model about calls that outlive their turn.
  * They carry the envelope as JSON so the model (or a scripted one) reads the
- * structured result, not a paraphrase.
+ * structured result, not a paraphrase; the scripted model reads the tool name
+ * after the prefix and the JSON after the first "{".
  */
-export const RESULT_NOTE_PREFIX = 'Tool result';
-export const PROGRESS_NOTE_PREFIX = 'Tool progress';
+const RESULT_NOTE_PREFIX = 'Tool result';
+const PROGRESS_NOTE_PREFIX = 'Tool progress';
 
 export type CancelNote = 'cancelled_without_effect' | 'completed_before_cancel' | undefined;
 
@@ -22,15 +23,4 @@ export function resultNote(tool: string, callId: string, envelope: ResultEnvelop
 
 export function progressNote(tool: string, callId: string, progress: ToolProgress): string {
   return `${PROGRESS_NOTE_PREFIX} for ${tool} (call ${callId}): still working. Tell the user in one short sentence. ${JSON.stringify(progress)}`;
-}
-
-/** The JSON a note carries, for a scripted model that speaks from it. */
-export function noteJson(text: string): Record<string, unknown> | undefined {
-  const start = text.indexOf('{');
-  if (start < 0) return undefined;
-  try {
-    return JSON.parse(text.slice(start)) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
 }
