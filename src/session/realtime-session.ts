@@ -202,6 +202,8 @@ export class RealtimeSession {
     const pending: PendingEnvelope = { status: 'pending', message: outcome.ack.message, call_id: call.callId, trace_id: outcome.call.trace_id, tool: call.name };
     this.toModel(modelCommands.functionOutput(call.callId, pending));
     this.turns.requestResponse();
+    // The model is about to say it is working on it: the next spoken update waits a full interval.
+    this.lastSpokenProgressAt = Date.now();
     this.follow(tracked, outcome.call, outcome.completion);
   }
 
