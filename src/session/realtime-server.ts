@@ -48,6 +48,7 @@ export function attachRealtime(options: RealtimeServerOptions): { close(): void 
     let model: WebSocket;
     try {
       model = await connectModel(options.modelEndpoint(url.searchParams.get('call_id') ?? undefined));
+      model.on('error', (error) => log.warn({ err: error, session: session.id }, 'model connection error'));
     } catch (error) {
       options.store.release(session);
       throw new GatewayRejection('BACKEND_UNAVAILABLE', 'The realtime model could not be reached', { httpStatus: 502, cause: error });
@@ -69,7 +70,6 @@ export function attachRealtime(options: RealtimeServerOptions): { close(): void 
         if (!clientGone) session.modelClosed(code, reason.toString());
       });
       client.on('error', (error) => log.warn({ err: error, session: session.id }, 'client connection error'));
-      model.on('error', (error) => log.warn({ err: error, session: session.id }, 'model connection error'));
     });
   };
 

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { PendingEnvelope, ResultEnvelope, ToolProgress } from '../contracts/envelope';
 import { terminalEventOf, type CallFields, type ToolCallEvent } from '../contracts/events';
-import type { CallControl, CallRef, Gateway, Principal, ProgressHub } from '../gateway';
+import { newTraceId, type CallControl, type CallRef, type Gateway, type Principal, type ProgressHub } from '../gateway';
+import { errorEnvelope } from '../contracts/envelope-builders';
 import { ModelTurns } from './model-turns';
 import { progressNote, resultNote, type CancelNote } from './notes';
 import {
@@ -144,7 +145,14 @@ export class RealtimeSession {
     else if (event.type === 'response.done') this.turns.responseDone();
     else if (event.type === 'input_audio_buffer.speech_started') this.bargeIn('speech_started');
     const call = functionCallOf(event);
-    if (call) void this.runFunctionCall(call);
+    if (call) {
+      this.runFunctionCall(call).catch((error: unknown) => {
+        // The gateway answers every call with an envelope; this is a bug, and the model must still hear back.
+        this.log.error({ err: error, call_id: call.callId }, 'function call failed inside Holdline');
+        this.toModel(modelCommands.functionOutput(call.callId, errorEnvelope('INTERNAL', 'The tool call failed inside Holdline', newTraceId(), { tool: call.name })));
+        this.turns.requestResponse();
+      });
+    }
   }
 
   /** Takes up calls found in Temporal after this server restarted. */
