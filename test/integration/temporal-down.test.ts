@@ -52,6 +52,8 @@ describe('when Temporal is down', () => {
     expect(down.status).toBe(503);
     expect(down.body).toMatchObject({ status: 'error', error_code: 'BACKEND_UNAVAILABLE', retryable: true });
     expect(down.headers.get('retry-after')).toBeTruthy();
+    // The call id comes back, so the caller can retry with it as Idempotency-Key.
+    expect(down.body.call_id).toMatch(/^down-/);
 
     // The breaker opens: later calls fail without waiting on Temporal.
     for (let i = 0; i < 3; i++) await refund(freshKey('down'));
