@@ -53,6 +53,8 @@ export interface TemporalCallsOptions {
 export class TemporalCalls {
   /** Aborted by `close()`: ends the long polls that wait for results. */
   private readonly closing = new AbortController();
+  /** Requests under way, each bounded by its deadline; `close()` lets them settle. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     readonly client: Client,
@@ -131,7 +133,13 @@ export class TemporalCalls {
     try {
       for (let failures = 0; ; failures++) {
         try {
-          return await this.client.connection.withAbortSignal(own.signal, () => this.handle(workflowId).result());
+          const waiting = this.client.connection.withAbortSignal(own.signal, () => this.handle(workflowId).result());
+          this.inFlight.add(waiting);
+          try {
+            return await waiting;
+          } finally {
+            this.inFlight.delete(waiting);
+          }
         } catch (error) {
           if (own.signal.aborted) throw new CallsClosedError();
           if (!isBackendFailure(error) || failures >= 60) throw error;
@@ -148,9 +156,13 @@ export class TemporalCalls {
     return getEventListeners(this.closing.signal, 'abort').length;
   }
 
-  /** Stops every wait for a result; the calls themselves go on in Temporal. */
-  close(): void {
+  /**
+   * Stops every wait for a result (the calls themselves go on in Temporal) and
+   * lets requests in flight settle, so none retries on a connection about to close.
+   */
+  async close(): Promise<void> {
     this.closing.abort();
+    await Promise.allSettled([...this.inFlight]);
   }
 
   get closed(): boolean {
@@ -171,13 +183,17 @@ export class TemporalCalls {
   }
 
   private async withDeadline<T>(request: () => Promise<T>): Promise<T> {
+    const pending = this.client.connection.withDeadline(Date.now() + this.options.requestTimeoutMs, request);
+    this.inFlight.add(pending);
     try {
-      return await this.client.connection.withDeadline(Date.now() + this.options.requestTimeoutMs, request);
+      return await pending;
     } catch (error) {
       if (isBackendFailure(error)) {
         throw new GatewayRejection('BACKEND_UNAVAILABLE', 'The tool service is temporarily unavailable; try again shortly', { cause: error });
       }
       throw error;
+    } finally {
+      this.inFlight.delete(pending);
     }
   }
 }

@@ -32,7 +32,7 @@ export const ConfigSchema = z.object({
   HOLDLINE_SESSION_MAX_IN_FLIGHT: positiveInt(8),
   HOLDLINE_TENANT_RATE_PER_SEC: positiveInt(50),
   HOLDLINE_TENANT_BURST: positiveInt(100),
-  HOLDLINE_BACKEND_TIMEOUT_MS: positiveInt(1_500),
+  HOLDLINE_BACKEND_TIMEOUT_MS: positiveInt(1_000),
   HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
   HOLDLINE_PROGRESS_POLL_MS: positiveInt(100),
   HOLDLINE_REFUND_STAGE_MS: positiveInt(1_000),

@@ -99,7 +99,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
       closed = true;
       realtime.close();
       hub.close();
-      calls.close();
+      await calls.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

@@ -105,7 +105,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     jwtSecret: JWT_SECRET,
     logger,
     limits: { maxArgumentBytes: 4_096, sessionMaxInFlight: 50, tenantRatePerSec: 1_000, tenantBurst: 1_000, ...options.limits },
-    backendTimeoutMs: options.backendTimeoutMs ?? 1_500,
+    backendTimeoutMs: options.backendTimeoutMs ?? 1_000,
     breakerCooldownMs: options.breakerCooldownMs ?? 500,
     progressPollMs: 50,
     fallbacks: storeFallbacks(store),
