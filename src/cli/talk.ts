@@ -4,16 +4,15 @@
 // Env: HOLDLINE_URL (default http://127.0.0.1:$PORT), TOKEN (default: a dev token for acme), SESSION_ID to resume.
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
-import { TokenVerifier } from '../gateway';
 import { loadConfig } from '../runtime/config';
-import { resolveJwtSecret } from '../runtime/jwt-secret';
+import { issueDevToken } from '../runtime/jwt-secret';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const base = (process.env.HOLDLINE_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/^http/, 'ws');
   const token =
     process.env.TOKEN ??
-    (await new TokenVerifier(resolveJwtSecret(config.HOLDLINE_JWT_SECRET, config.HOLDLINE_DATA_DIR).secret).issue({
+    (await issueDevToken(config, {
       tenantId: 'acme',
       userId: 'talk',
       scopes: ['orders:read', 'orders:refund', 'orders:write'],

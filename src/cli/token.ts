@@ -1,8 +1,7 @@
 // npm run token -- --tenant acme --user alice --scope "orders:read orders:refund": prints a development JWT.
 import { parseArgs } from 'node:util';
-import { TokenVerifier } from '../gateway';
 import { loadConfig } from '../runtime/config';
-import { resolveJwtSecret } from '../runtime/jwt-secret';
+import { issueDevToken } from '../runtime/jwt-secret';
 
 const ALL_SCOPES = 'orders:read orders:refund orders:write';
 
@@ -16,8 +15,7 @@ async function main(): Promise<void> {
     },
   });
   const config = loadConfig();
-  const { secret } = resolveJwtSecret(config.HOLDLINE_JWT_SECRET, config.HOLDLINE_DATA_DIR);
-  const token = await new TokenVerifier(secret).issue({
+  const token = await issueDevToken(config, {
     tenantId: values.tenant,
     userId: values.user,
     scopes: values.scope.split(/\s+/).filter(Boolean),

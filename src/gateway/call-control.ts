@@ -1,5 +1,5 @@
 import type { ResultEnvelope, ToolProgress } from '../contracts/envelope';
-import type { Caller, CallRef, Gateway } from './gateway';
+import { settleWithin, type Caller, type CallRef, type Gateway } from './gateway';
 import { workflowIdOf } from './idempotency';
 import type { Principal } from './auth';
 import { GatewayRejection } from './rejection';
@@ -39,10 +39,7 @@ export class CallControl {
     const { snapshot, call } = await this.find(caller, callId);
     if (snapshot.closed) return { kind: 'finished', envelope: await this.gateway.completionOf(call) };
     if (waitMs > 0) {
-      const envelope = await Promise.race([
-        this.gateway.completionOf(call),
-        new Promise<undefined>((resolve) => setTimeout(resolve, Math.min(waitMs, MAX_WAIT_MS), undefined).unref()),
-      ]);
+      const envelope = await settleWithin(this.gateway.completionOf(call), Math.min(waitMs, MAX_WAIT_MS));
       if (envelope) return { kind: 'finished', envelope };
       const latest = (await this.gateway.calls.snapshot(call.workflow_id)) ?? snapshot;
       return { kind: 'running', view: runningView(call, latest) };

@@ -66,7 +66,14 @@ export interface CallRef {
 
 export type SubmitOutcome =
   | { kind: 'completed'; envelope: ResultEnvelope; call: CallRef }
-  | { kind: 'accepted'; ack: AcceptedEnvelope; call: CallRef; completion: Promise<ResultEnvelope> }
+  | {
+      kind: 'accepted';
+      ack: AcceptedEnvelope;
+      call: CallRef;
+      completion: Promise<ResultEnvelope>;
+      /** The validated arguments with sensitive fields masked: what a user approving the call is shown. */
+      redactedArguments: Record<string, unknown>;
+    }
   | { kind: 'rejected'; envelope: ErrorEnvelope; httpStatus: number; retryAfterMs?: number };
 
 /**
@@ -111,17 +118,6 @@ export class Gateway {
     return this.options.calls;
   }
 
-  /** A call's arguments with the tool's sensitive fields masked, for showing to a user (approval) or a log. */
-  redactedArguments(tool: string, raw: unknown): Record<string, unknown> {
-    const spec = this.options.registry.get(tool);
-    if (!spec) return {};
-    try {
-      return redactArguments(spec, checkArguments(spec, raw, this.options.limits.maxArgumentBytes));
-    } catch {
-      return {};
-    }
-  }
-
   async authenticate(caller: Caller): Promise<Principal> {
     return 'principal' in caller ? caller.principal : this.options.verifier.verify(caller.token);
   }
@@ -131,6 +127,7 @@ export class Gateway {
     const traceId = newTraceId();
     const toolName = typeof request.tool === 'string' ? request.tool : '';
     const context: LogContext = { trace_id: traceId, tool: toolName, session: request.sessionId };
+    let admitted: Admitted | undefined;
     try {
       const spec = this.options.registry.get(toolName);
       if (!spec) {
@@ -141,6 +138,7 @@ export class Gateway {
       Object.assign(context, { tenant: principal.tenantId, user: principal.userId, arguments: redactArguments(spec, args) });
       const missing = spec.scopes.filter((scope) => !principal.scopes.has(scope));
       if (missing.length) throw new GatewayRejection('FORBIDDEN', `${spec.name} needs the scope ${missing.join(' and ')}`);
+      admitted = { spec, args, principal };
       const sessionId = request.sessionId ?? `http-${principal.userId}`;
       context.session = sessionId;
       this.rateLimiter.take(principal.tenantId);
@@ -152,7 +150,7 @@ export class Gateway {
         throw error;
       }
     } catch (error) {
-      return this.rejection(error, context, startedAt, request);
+      return this.rejection(error, context, startedAt, admitted);
     }
   }
 
@@ -183,7 +181,8 @@ export class Gateway {
       sessionId,
       plan: executionPlanOf(spec),
     };
-    const memo: CallMemo = { fingerprint, trace_id: traceId, user_id: principal.userId, tool_version: spec.version, arguments: redactArguments(spec, args) };
+    const redacted = context.arguments ?? redactArguments(spec, args);
+    const memo: CallMemo = { fingerprint, trace_id: traceId, user_id: principal.userId, tool_version: spec.version, arguments: redacted };
 
     await this.breaker.admit();
     let started;
@@ -228,7 +227,7 @@ export class Gateway {
     const message = spec.needsApproval
       ? `Waiting for the user's approval before running ${spec.name}`
       : `Working on ${spec.name}; the result will follow`;
-    return { kind: 'accepted', ack: { status: 'accepted', message, ...call }, call, completion };
+    return { kind: 'accepted', ack: { status: 'accepted', message, ...call }, call, completion, redactedArguments: redacted };
   }
 
   /** The final envelope of a call, awaited once per process however many readers ask. */
@@ -264,9 +263,9 @@ export class Gateway {
     return errorEnvelope('INTERNAL', 'The tool call produced an invalid result', call.trace_id, withIds(call));
   }
 
-  private async rejection(error: unknown, context: LogContext, startedAt: number, request: ToolCallRequest): Promise<SubmitOutcome> {
-    if (error instanceof GatewayRejection && error.code === 'BACKEND_UNAVAILABLE') {
-      const answered = await this.tryFallback(request, context, startedAt);
+  private async rejection(error: unknown, context: LogContext, startedAt: number, admitted: Admitted | undefined): Promise<SubmitOutcome> {
+    if (admitted && error instanceof GatewayRejection && error.code === 'BACKEND_UNAVAILABLE') {
+      const answered = await this.tryFallback(admitted, context, startedAt);
       if (answered) return answered;
     }
     const rejection =
@@ -283,12 +282,9 @@ export class Gateway {
   }
 
   /** Answers a read tool from its fallback while Temporal is unreachable. */
-  private async tryFallback(request: ToolCallRequest, context: LogContext, startedAt: number): Promise<SubmitOutcome | undefined> {
-    const fallback = this.options.fallbacks?.[context.tool];
-    const spec = this.options.registry.get(context.tool);
-    if (!fallback || !spec) return undefined;
-    const principal = await this.authenticate(request.caller);
-    const args = checkArguments(spec, request.arguments, this.options.limits.maxArgumentBytes);
+  private async tryFallback({ spec, args, principal }: Admitted, context: LogContext, startedAt: number): Promise<SubmitOutcome | undefined> {
+    const fallback = this.options.fallbacks?.[spec.name];
+    if (!fallback) return undefined;
     const call: CallRef = { call_id: context.call_id ?? '', workflow_id: '', trace_id: context.trace_id, tool: spec.name };
     let envelope: ResultEnvelope;
     try {
@@ -317,6 +313,13 @@ export class Gateway {
   }
 }
 
+/** A call that passed validation, authentication and scopes. */
+interface Admitted {
+  spec: ToolSpec;
+  args: Record<string, unknown>;
+  principal: Principal;
+}
+
 interface LogContext {
   trace_id: string;
   tool: string;
@@ -338,7 +341,7 @@ export function newTraceId(): string {
 }
 
 /** The promise's value if it settles within `ms`, else undefined. */
-async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+export async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   if (ms <= 0) return undefined;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));

@@ -5,6 +5,8 @@ import { createSupportTools, OrderStore } from '../activities';
 import { readOrder } from '../activities/support';
 import { supportTools } from '../contracts/tools/support';
 import type { ToolFallback } from '../gateway';
+import { startScriptedModel } from '../scripted-model/server';
+import type { ModelTarget } from '../session/upstream';
 import { resolveTemporalCli } from '../temporal/cli-binary';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { searchAttributes } from '../workflows/messages';
@@ -13,8 +15,6 @@ import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
 import { createToolWorker } from './worker';
-import { startScriptedModel } from '../scripted-model/server';
-import type { ModelTarget } from '../session/upstream';
 
 export type Role = 'all' | 'server' | 'worker';
 

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TokenVerifier } from '../gateway';
+import type { Config } from './config';
 
 /**
  * The HS256 secret: HOLDLINE_JWT_SECRET when set; in development, one
@@ -20,4 +22,12 @@ export function resolveJwtSecret(explicit: string | undefined, dataDir: string):
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(path, `${secret}\n`, { mode: 0o600 });
   return { secret, source: 'generated' };
+}
+
+/** A token signed with this deployment's secret, for development: `npm run token` and `npm run talk`. */
+export function issueDevToken(
+  config: Pick<Config, 'HOLDLINE_JWT_SECRET' | 'HOLDLINE_DATA_DIR'>,
+  claims: { tenantId: string; userId: string; scopes: readonly string[]; ttlSeconds?: number },
+): Promise<string> {
+  return new TokenVerifier(resolveJwtSecret(config.HOLDLINE_JWT_SECRET, config.HOLDLINE_DATA_DIR).secret).issue(claims);
 }

@@ -204,8 +204,7 @@ export class RealtimeSession {
     }
     this.toClient({ type: 'tool_call.accepted', ...fields, message: outcome.ack.message });
     if (spec?.needsApproval) {
-      const args = this.services.gateway.redactedArguments(call.name, call.arguments);
-      this.toClient({ type: 'tool_call.approval_requested', ...fields, arguments: args });
+      this.toClient({ type: 'tool_call.approval_requested', ...fields, arguments: outcome.redactedArguments });
     }
     const pending: PendingEnvelope = { status: 'pending', message: outcome.ack.message, call_id: call.callId, trace_id: outcome.call.trace_id, tool: call.name };
     this.toModel(modelCommands.functionOutput(call.callId, pending));

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/runtime/config';
 import { startHoldline } from '../../src/runtime/holdline';
-import { TokenVerifier } from '../../src/gateway';
-import { resolveJwtSecret } from '../../src/runtime/jwt-secret';
+import { issueDevToken } from '../../src/runtime/jwt-secret';
 import { freePort } from '../support/ports';
 
 /** The default run (`npm start`): embedded dev server, worker and HTTP server in one process. */
@@ -30,8 +29,7 @@ describe('npm start (role "all")', () => {
     const logger = pino({ level: 'silent' });
 
     let running = await startHoldline('all', config, logger);
-    const { secret } = resolveJwtSecret(undefined, dataDir);
-    const token = await new TokenVerifier(secret).issue({ tenantId: 'acme', userId: 'op', scopes: ['orders:read', 'orders:refund'] });
+    const token = await issueDevToken(config, { tenantId: 'acme', userId: 'op', scopes: ['orders:read', 'orders:refund'] });
     const post = (body: unknown, key: string) =>
       fetch(`${running.apiUrl}/v1/tool-calls`, {
         method: 'POST',

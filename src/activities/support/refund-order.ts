@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ToolFailure } from '../../contracts/errors';
 import type { ToolContext, ToolHandler } from '../../contracts/tool-spec';
 import type { refundOrder } from '../../contracts/tools/support';
-import type { OrderStore } from '../store';
+import type { Order, OrderStore, Refund } from '../store';
 import { orderNotFound } from './errors';
 
 export interface RefundTimings {
@@ -23,10 +23,7 @@ export const DEFAULT_REFUND_TIMINGS: RefundTimings = { stageMs: 1_000, progressE
 export function refundOrderHandler(store: OrderStore, timings: RefundTimings): ToolHandler<typeof refundOrder> {
   return async (args, ctx) => {
     const done = store.findRefund(ctx.tenantId, ctx.idempotencyKey);
-    if (done) {
-      const order = store.findOrder(ctx.tenantId, done.order_id)!;
-      return { refund_id: done.refund_id, order_id: done.order_id, amount_cents: done.amount_cents, refunded_total_cents: order.refunded_cents, state: order.state };
-    }
+    if (done) return refundResult(done, store.findOrder(ctx.tenantId, done.order_id)!);
 
     await stage(ctx, timings, { stage: 'verify', from: 0, to: 25, length: 1, message: `Checking order ${args.order_id}`, cancellable: true });
     const order = store.findOrder(ctx.tenantId, args.order_id);
@@ -45,8 +42,12 @@ export function refundOrderHandler(store: OrderStore, timings: RefundTimings): T
     await stage(ctx, timings, { stage: 'record', from: 75, to: 100, length: 0.5, message: 'Recording the refund', cancellable: false });
     const { refund, order: updated } = store.recordRefund(ctx.tenantId, payment);
     ctx.progress({ stage: 'done', pct: 100, message: 'Refund complete' });
-    return { refund_id: refund.refund_id, order_id: refund.order_id, amount_cents: refund.amount_cents, refunded_total_cents: updated.refunded_cents, state: updated.state };
+    return refundResult(refund, updated);
   };
+}
+
+function refundResult(refund: Refund, order: Order) {
+  return { refund_id: refund.refund_id, order_id: refund.order_id, amount_cents: refund.amount_cents, refunded_total_cents: order.refunded_cents, state: order.state };
 }
 
 interface Stage {
