@@ -28,7 +28,7 @@ export class CallControl {
 
   async find(caller: Caller, callId: string): Promise<{ principal: Principal; snapshot: CallSnapshot; call: CallRef }> {
     const principal = await this.gateway.authenticate(caller);
-    const snapshot = await this.gateway.calls.snapshot(workflowIdOf(principal.tenantId, callId));
+    const snapshot = await this.gateway.calls.snapshot(workflowIdOf(principal, callId));
     if (!snapshot) throw new GatewayRejection('INVALID_ARGUMENTS', `No tool call ${callId}`, { httpStatus: 404 });
     const call: CallRef = { call_id: callId, workflow_id: snapshot.workflowId, trace_id: snapshot.memo.trace_id, tool: snapshot.tool };
     return { principal, snapshot, call };

@@ -166,7 +166,7 @@ export class Gateway {
     release: () => void,
   ): Promise<SubmitOutcome> {
     const callId = idempotencyKeyOf(key);
-    const workflowId = workflowIdOf(principal.tenantId, callId);
+    const workflowId = workflowIdOf(principal, callId);
     const fingerprint = fingerprintOf(spec, args);
     Object.assign(context, { call_id: callId, workflow_id: workflowId });
     const input: ToolCallInput = {

@@ -3,15 +3,21 @@ import type { ToolSpec } from '../contracts/tool-spec';
 import { GatewayRejection } from './rejection';
 
 /**
- * A call's identity. The idempotency key is the call id callers see; the
- * workflow id is the key namespaced by tenant, so two tenants can never share
- * a workflow. The fingerprint tells a true duplicate (attach to it) from a
- * reused key (conflict), as Stripe's idempotency keys do.
+ * A call's identity, built and parsed here only. The idempotency key is the
+ * call id callers see; the workflow id scopes it to its caller,
+ * `<tenant>/<user>/<key>` (the user percent-encoded), so two tenants, or two
+ * users of one tenant, can never share, attach to or learn of each other's
+ * call through a key. The fingerprint tells a true duplicate (attach to it)
+ * from a reused key (conflict), as Stripe's idempotency keys do.
  */
-export interface CallIdentity {
+export interface CallOwner {
+  tenantId: string;
+  userId: string;
+}
+
+export interface CallIdentity extends CallOwner {
   callId: string;
   workflowId: string;
-  fingerprint: string;
 }
 
 const KEY = /^[\x21-\x7e]{1,200}$/;
@@ -30,14 +36,33 @@ export function idempotencyKeyOf(source: KeySource): string {
       }
       return source.key;
     case 'realtime':
-      return `rt-${source.sessionId}-${source.modelCallId}`;
+      return realtimeKeyPrefix(source.sessionId) + source.modelCallId;
     case 'none':
       return `call-${randomUUID()}`;
   }
 }
 
-export function workflowIdOf(tenantId: string, callId: string): string {
-  return `${tenantId}/${callId}`;
+/** Every realtime call of a session has a key that starts with this. */
+export function realtimeKeyPrefix(sessionId: string): string {
+  return `rt-${sessionId}-`;
+}
+
+export function workflowIdOf(owner: CallOwner, callId: string): string {
+  return `${owner.tenantId}/${encodeURIComponent(owner.userId)}/${callId}`;
+}
+
+/** The identity a workflow id was built from, or undefined if it is not a Holdline call's id. */
+export function parseWorkflowId(workflowId: string): CallIdentity | undefined {
+  const first = workflowId.indexOf('/');
+  const second = first < 0 ? -1 : workflowId.indexOf('/', first + 1);
+  if (first <= 0 || second <= first + 1 || second === workflowId.length - 1) return undefined;
+  let userId: string;
+  try {
+    userId = decodeURIComponent(workflowId.slice(first + 1, second));
+  } catch {
+    return undefined;
+  }
+  return { tenantId: workflowId.slice(0, first), userId, callId: workflowId.slice(second + 1), workflowId };
 }
 
 export function fingerprintOf(spec: ToolSpec, args: Record<string, unknown>): string {

@@ -7,4 +7,4 @@ export { ToolRegistry, type FunctionTool } from './registry';
 export { TemporalCalls, isBackendFailure } from './temporal-calls';
 export { GatewayMetrics } from './metrics';
 export { GatewayRejection, HTTP_STATUS } from './rejection';
-export { workflowIdOf } from './idempotency';
+export { parseWorkflowId, realtimeKeyPrefix, workflowIdOf, type CallOwner } from './idempotency';

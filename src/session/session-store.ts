@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Principal } from '../gateway';
-import { GatewayRejection } from '../gateway';
+import { GatewayRejection, parseWorkflowId, realtimeKeyPrefix } from '../gateway';
 import type { CallMemo } from '../gateway/temporal-calls';
 import { searchAttributes } from '../workflows/messages';
 import { RealtimeSession, type RestoredCall, type SessionServices } from './realtime-session';
@@ -71,14 +71,15 @@ export class SessionStore {
   /** The session's calls still running, or closed within the resume window, by this principal. */
   private async callsInTemporal(principal: Principal, sessionId: string): Promise<RestoredCall[]> {
     const query = `${searchAttributes.session.name} = "${sessionId}" AND ${searchAttributes.tenant.name} = "${principal.tenantId}"`;
-    const prefix = `${principal.tenantId}/`;
-    const keyPrefix = `rt-${sessionId}-`;
+    const keyPrefix = realtimeKeyPrefix(sessionId);
     const since = Date.now() - this.resumeWindowMs;
     const calls: RestoredCall[] = [];
     for await (const info of this.temporal.workflow.list({ query })) {
       const memo = info.memo as unknown as CallMemo | undefined;
-      const callId = info.workflowId.slice(prefix.length);
-      if (!memo || memo.user_id !== principal.userId || !info.workflowId.startsWith(prefix) || !callId.startsWith(keyPrefix)) continue;
+      const identity = parseWorkflowId(info.workflowId);
+      if (!memo || !identity || identity.tenantId !== principal.tenantId || identity.userId !== principal.userId) continue;
+      const { callId } = identity;
+      if (!callId.startsWith(keyPrefix)) continue;
       if (info.status.name !== 'RUNNING' && (info.closeTime?.getTime() ?? 0) < since) continue;
       const tool = info.typedSearchAttributes.get(searchAttributes.tool) ?? '';
       calls.push({ modelCallId: callId.slice(keyPrefix.length), ref: { call_id: callId, workflow_id: info.workflowId, trace_id: memo.trace_id, tool } });

@@ -9,7 +9,7 @@ afterAll(() => h.stop());
 
 /** Every rejection below must leave no workflow behind: nothing ran. */
 async function expectNothingRan(key: string): Promise<void> {
-  expect(await h.server.gateway.calls.snapshot(`acme/${key}`)).toBeUndefined();
+  expect(await h.server.gateway.calls.snapshot(`acme/alice/${key}`)).toBeUndefined();
 }
 
 describe('bad input ends in an error envelope and runs nothing', () => {

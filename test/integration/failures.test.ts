@@ -62,7 +62,7 @@ describe('timeouts, retries and tool failures', () => {
     const key = freshKey('late-cancel');
     await h.call('refund_order', { order_id: 'A-1005', amount_cents: 300, reason: 'too late to stop' }, { key });
     // Wait until the provider has moved the money, then cancel.
-    await waitFor(() => h.store.countProviderRefunds({ idempotencyKey: `acme/${key}` }) === 1, 10_000);
+    await waitFor(() => h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` }) === 1, 10_000);
     await h.post(`/v1/tool-calls/${key}/cancel`, {});
     const final = await h.get(`/v1/tool-calls/${key}?wait=20000`);
     expect(final.body).toMatchObject({ status: 'ok', data: { amount_cents: 300 } });

@@ -19,7 +19,7 @@ describe('idempotency', () => {
     expect(second.body.trace_id).toBe(first.body.trace_id);
     const final = await h.get(`/v1/tool-calls/${key}?wait=20000`);
     expect(final.body.status).toBe('ok');
-    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/${key}` })).toBe(1);
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(1);
   });
 
   it('returns the stored result of a closed call without running it again', async () => {
@@ -29,17 +29,17 @@ describe('idempotency', () => {
     const again = await h.call('refund_order', refund, { key });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/${key}` })).toBe(1);
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(1);
   });
 
   it('runs 20 concurrent duplicates once', async () => {
     const key = freshKey('dup-20');
     const answers = await Promise.all(Array.from({ length: 20 }, () => h.call('refund_order', refund, { key })));
     expect(answers.map((a) => a.status).every((s) => s === 202 || s === 200)).toBe(true);
-    expect(new Set(answers.map((a) => a.body.workflow_id))).toEqual(new Set([`acme/${key}`]));
+    expect(new Set(answers.map((a) => a.body.workflow_id))).toEqual(new Set([`acme/alice/${key}`]));
     const final = await h.get(`/v1/tool-calls/${key}?wait=20000`);
     expect(final.body.status).toBe('ok');
-    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/${key}` })).toBe(1);
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(1);
   });
 
   it('returns IDEMPOTENCY_CONFLICT when a key is reused with other arguments, and runs nothing', async () => {
@@ -49,8 +49,8 @@ describe('idempotency', () => {
     expect(reused.status).toBe(409);
     expect(reused.body).toMatchObject({ status: 'error', error_code: 'IDEMPOTENCY_CONFLICT', retryable: false });
     await h.get(`/v1/tool-calls/${key}?wait=20000`);
-    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/${key}` })).toBe(1);
-    const refunds = h.store.findRefund('acme', `acme/${key}`);
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(1);
+    const refunds = h.store.findRefund('acme', `acme/alice/${key}`);
     expect(refunds?.amount_cents).toBe(100);
   });
 

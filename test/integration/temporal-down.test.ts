@@ -82,6 +82,6 @@ describe('when Temporal is down', () => {
     // The call that was in flight finishes, once.
     const inFlight = await h.get(`/v1/tool-calls/${inFlightKey}?wait=30000`);
     expect(inFlight.body).toMatchObject({ status: 'ok', data: { amount_cents: 100 } });
-    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/${inFlightKey}` })).toBe(1);
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${inFlightKey}` })).toBe(1);
   }, 90_000);
 });

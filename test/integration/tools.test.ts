@@ -19,7 +19,7 @@ describe('lookup_order', () => {
       attempts: 1,
     });
     expect(answer.body.trace_id).toMatch(/^tool-req-/);
-    expect(answer.body.workflow_id).toBe(`acme/${answer.body.call_id}`);
+    expect(answer.body.workflow_id).toBe(`acme/alice/${answer.body.call_id}`);
   });
 
   it('accepts the arguments as the JSON string a model emits', async () => {
@@ -49,7 +49,7 @@ describe('refund_order', () => {
     const key = freshKey('refund');
     const answer = await h.call('refund_order', { order_id: 'A-1005', amount_cents: 1_000, reason: 'arrived scratched' }, { key });
     expect(answer.status).toBe(202);
-    expect(answer.body).toMatchObject({ status: 'accepted', call_id: key, workflow_id: `acme/${key}`, tool: 'refund_order' });
+    expect(answer.body).toMatchObject({ status: 'accepted', call_id: key, workflow_id: `acme/alice/${key}`, tool: 'refund_order' });
     expect(answer.headers.get('location')).toBe(`/v1/tool-calls/${key}`);
 
     const events = await readEvents(`${h.url}/v1/tool-calls/${key}/events`, await h.token());
@@ -62,7 +62,7 @@ describe('refund_order', () => {
     expect(progress).toEqual({ stage: expect.any(String), pct: expect.any(Number), message: expect.any(String) });
     expect(events.at(-1)!.data.result).toMatchObject({ status: 'ok', data: { order_id: 'A-1005', amount_cents: 1_000 } });
 
-    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/${key}` })).toBe(1);
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(1);
     const after = await h.call('lookup_order', { order_id: 'A-1005' });
     expect(after.body.data.refunded_cents).toBeGreaterThanOrEqual(1_000);
   });
@@ -86,7 +86,7 @@ describe('refund_order', () => {
     expect(cancel.body).toMatchObject({ status: 'cancel_requested', cancellable: true });
     const final = await h.get(`/v1/tool-calls/${key}?wait=20000`);
     expect(final.body).toMatchObject({ status: 'error', error_code: 'CANCELLED', retryable: false });
-    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/${key}` })).toBe(0);
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(0);
   });
 });
 
@@ -123,7 +123,7 @@ describe('audit', () => {
     await waitFor(() => h.logs.some((line) => line.call_id === key && line.msg === 'tool call finished'));
     const lines = h.logs.filter((line) => line.call_id === key && line.msg === 'tool call finished');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ tool: 'refund_order', tenant: 'acme', status: 'ok', workflow_id: `acme/${key}` });
+    expect(lines[0]).toMatchObject({ tool: 'refund_order', tenant: 'acme', status: 'ok', workflow_id: `acme/alice/${key}` });
     expect(lines[0]!.arguments).toEqual({ order_id: 'A-1003', amount_cents: 50, reason: '[redacted]' });
     expect(JSON.stringify(h.logs)).not.toContain('4242');
   });
@@ -132,7 +132,7 @@ describe('audit', () => {
     const key = freshKey('memo');
     await h.call('refund_order', { order_id: 'A-1003', amount_cents: 10, reason: 'secret reason' }, { key, session: 'voice-42' });
     await h.get(`/v1/tool-calls/${key}?wait=20000`);
-    const description = await h.server.gateway.calls.handle(`acme/${key}`).describe();
+    const description = await h.server.gateway.calls.handle(`acme/alice/${key}`).describe();
     expect(description.memo).toMatchObject({ arguments: { reason: '[redacted]' }, user_id: 'alice' });
     const attrs = Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value]));
     expect(attrs).toMatchObject({ HoldlineTool: 'refund_order', HoldlineTenant: 'acme', HoldlineSession: 'voice-42', HoldlineStatus: 'ok' });

@@ -37,7 +37,7 @@ describe('a worker killed during a refund', () => {
   it('gives one refund and one envelope once a worker runs again', async () => {
     const first = await startWorkerProcess();
     const key = freshKey('crash');
-    const workflowKey = `acme/${key}`;
+    const workflowKey = `acme/alice/${key}`;
     const before = h.store.findOrder('acme', 'A-1003')!.refunded_cents;
     const answer = await h.call('refund_order', { order_id: 'A-1003', amount_cents: 700, reason: 'worker crash test' }, { key });
     expect(answer.status).toBe(202);

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const fixtures = join(__dirname, 'fixtures');
   const record = async (name: string, key: string) => {
     await h.get(`/v1/tool-calls/${key}?wait=30000`);
-    const events = await saveHistory(h.server.gateway.calls.client, `acme/${key}`, join(fixtures, `${name}.json`));
+    const events = await saveHistory(h.server.gateway.calls.client, `acme/alice/${key}`, join(fixtures, `${name}.json`));
     process.stdout.write(`${name}: ${events} events\n`);
   };
   try {

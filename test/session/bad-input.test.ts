@@ -83,7 +83,7 @@ describe('bad input on the realtime endpoint', () => {
     await waitFor(() => outputOf() !== undefined, 5_000, 'function_call_output at the model');
     expect(JSON.parse((outputOf()!.item as any).output)).toMatchObject({ error_code: code });
     const key = `rt-${client.all('tool_call.session')[0]!.session_id}-${failed.call_id}`;
-    expect(await h.server.gateway.calls.snapshot(`acme/${key}`)).toBeUndefined();
+    expect(await h.server.gateway.calls.snapshot(`acme/alice/${key}`)).toBeUndefined();
   });
 
   it('ignores an approval for a call that is not one of this session', async () => {

@@ -1,5 +1,5 @@
 import { CircuitBreaker, type BreakerState } from '../../src/gateway/breaker';
-import { canonicalJson, fingerprintOf, idempotencyKeyOf, workflowIdOf } from '../../src/gateway/idempotency';
+import { canonicalJson, fingerprintOf, idempotencyKeyOf, parseWorkflowId, workflowIdOf } from '../../src/gateway/idempotency';
 import { SessionInFlightLimiter, TenantRateLimiter } from '../../src/gateway/policy';
 import { checkArguments } from '../../src/gateway/arguments';
 import { GatewayRejection } from '../../src/gateway/rejection';
@@ -30,7 +30,9 @@ describe('idempotency', () => {
   it('derives realtime keys from the session and the model call id, and namespaces workflow ids by tenant', () => {
     expect(idempotencyKeyOf({ kind: 'realtime', sessionId: 's1', modelCallId: 'call_9' })).toBe('rt-s1-call_9');
     expect(idempotencyKeyOf({ kind: 'none' })).toMatch(/^call-[0-9a-f-]{36}$/);
-    expect(workflowIdOf('acme', 'k1')).toBe('acme/k1');
+    expect(workflowIdOf({ tenantId: 'acme', userId: 'a/b' }, 'k/1')).toBe('acme/a%2Fb/k/1');
+    expect(parseWorkflowId('acme/a%2Fb/k/1')).toMatchObject({ tenantId: 'acme', userId: 'a/b', callId: 'k/1' });
+    expect(parseWorkflowId('acme/k1')).toBeUndefined();
   });
 
   it('rejects an explicit key with spaces or too long', () => {
