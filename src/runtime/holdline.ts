@@ -91,6 +91,7 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         specs: supportTools,
         jwtSecret: secret,
+        jwtMaxLifetimeSeconds: config.HOLDLINE_JWT_MAX_LIFETIME_S,
         logger,
         limits: {
           maxArgumentBytes: config.HOLDLINE_MAX_ARGUMENT_BYTES,

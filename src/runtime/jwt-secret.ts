@@ -26,8 +26,9 @@ export function resolveJwtSecret(explicit: string | undefined, dataDir: string):
 
 /** A token signed with this deployment's secret, for development: `npm run token` and `npm run talk`. */
 export function issueDevToken(
-  config: Pick<Config, 'HOLDLINE_JWT_SECRET' | 'HOLDLINE_DATA_DIR'>,
+  config: Pick<Config, 'HOLDLINE_JWT_SECRET' | 'HOLDLINE_DATA_DIR'> & Partial<Pick<Config, 'HOLDLINE_JWT_MAX_LIFETIME_S'>>,
   claims: { tenantId: string; userId: string; scopes: readonly string[]; ttlSeconds?: number },
 ): Promise<string> {
-  return new TokenVerifier(resolveJwtSecret(config.HOLDLINE_JWT_SECRET, config.HOLDLINE_DATA_DIR).secret).issue(claims);
+  const secret = resolveJwtSecret(config.HOLDLINE_JWT_SECRET, config.HOLDLINE_DATA_DIR).secret;
+  return new TokenVerifier(secret, config.HOLDLINE_JWT_MAX_LIFETIME_S ? { maxLifetimeSeconds: config.HOLDLINE_JWT_MAX_LIFETIME_S } : {}).issue(claims);
 }

@@ -17,6 +17,8 @@ export interface HoldlineServerOptions {
   taskQueue: string;
   specs: readonly ToolSpec[];
   jwtSecret: string;
+  /** A token living longer than this is refused. Default 24 h. */
+  jwtMaxLifetimeSeconds?: number;
   logger: Logger;
   limits: GatewayLimits;
   backendTimeoutMs: number;
@@ -50,7 +52,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     taskQueue: options.taskQueue,
     requestTimeoutMs: options.backendTimeoutMs,
   });
-  const verifier = new TokenVerifier(options.jwtSecret);
+  const verifier = new TokenVerifier(options.jwtSecret, { ...(options.jwtMaxLifetimeSeconds ? { maxLifetimeSeconds: options.jwtMaxLifetimeSeconds } : {}) });
   const gateway = new Gateway({
     registry: new ToolRegistry(options.specs),
     calls,
