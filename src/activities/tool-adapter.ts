@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { ToolFailure } from '../contracts/errors';
-import type { ToolActivity, ToolCallMeta } from '../contracts/tool-call';
+import { INVALID_TOOL_OUTPUT, UNEXPECTED_TOOL_ERROR, type ToolActivity, type ToolCallMeta } from '../contracts/tool-call';
 import type { ToolArgs, ToolContext, ToolHandler, ToolSpec } from '../contracts/tool-spec';
 
 /** A tool's declaration together with the Temporal activity that runs it. */
@@ -8,10 +8,6 @@ export interface ToolImplementation {
   readonly spec: ToolSpec;
   readonly activity: ToolActivity;
 }
-
-/** The activity type of a call's `ApplicationFailure` when a tool broke without saying why. */
-export const UNEXPECTED_TOOL_ERROR = 'UNEXPECTED_TOOL_ERROR';
-export const INVALID_TOOL_OUTPUT = 'INVALID_TOOL_OUTPUT';
 
 /**
  * Turns a handler into the activity the worker registers under the tool's
@@ -26,6 +22,9 @@ export function implementTool<S extends ToolSpec>(spec: S, handler: ToolHandler<
     const parsed = spec.input.safeParse(args);
     if (!parsed.success) {
       throw ApplicationFailure.create({ type: 'INVALID_ARGUMENTS', message: 'The arguments no longer match the tool', nonRetryable: true });
+    }
+    if (meta.settling && !spec.settles) {
+      throw ApplicationFailure.create({ type: 'CANNOT_SETTLE', message: 'The tool cannot settle an earlier attempt', nonRetryable: true });
     }
     let output: unknown;
     try {
@@ -57,6 +56,7 @@ export function activitiesOf(implementations: readonly ToolImplementation[]): Re
 function toolContextOf(activityContext: Context, meta: ToolCallMeta): ToolContext {
   return {
     ...meta,
+    settling: meta.settling ?? false,
     attempt: activityContext.info.attempt,
     signal: activityContext.cancellationSignal,
     progress: (update) => activityContext.heartbeat(update),

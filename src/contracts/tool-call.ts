@@ -23,6 +23,14 @@ export interface ExecutionPlan {
   heartbeatTimeoutMs?: number;
   retry: RetryPolicy;
   cancellable: boolean;
+  /**
+   * The tool can finish a side effect an earlier attempt started. When the call
+   * would end in an error after an attempt whose outcome is unknown, the
+   * workflow runs one more, non-cancellable settle attempt (`settling` in its
+   * meta), which may take up to `timeoutMs` more. Absent in calls started
+   * before the option existed.
+   */
+  settles?: boolean;
   needsApproval: boolean;
   approvalTimeoutMs: number;
 }
@@ -35,6 +43,12 @@ export interface ToolCallMeta {
   tenantId: string;
   userId: string;
   sessionId: string;
+  /**
+   * Set on a settle attempt: finish what an earlier attempt of this call
+   * committed, or close the key so nothing can be committed under it later and
+   * fail with a `ToolFailure`. Never start anything new.
+   */
+  settling?: boolean;
 }
 
 export interface ToolCallInput extends ToolCallMeta {
@@ -46,3 +60,16 @@ export interface ToolCallInput extends ToolCallMeta {
 
 /** The activity that implements a tool, as the workflow calls it. */
 export type ToolActivity = (args: Record<string, unknown>, meta: ToolCallMeta) => Promise<unknown>;
+
+/**
+ * `ApplicationFailure` types the activity adapter uses when a tool broke
+ * without saying what happened. Together with timeouts they are the attempts
+ * whose outcome is unknown; any other failure type is a `ToolFailure`, the
+ * tool's own account of what it did.
+ */
+export const UNEXPECTED_TOOL_ERROR = 'UNEXPECTED_TOOL_ERROR';
+export const INVALID_TOOL_OUTPUT = 'INVALID_TOOL_OUTPUT';
+export const OUTCOME_UNKNOWN_FAILURE_TYPES: readonly string[] = [UNEXPECTED_TOOL_ERROR, INVALID_TOOL_OUTPUT];
+
+/** The failure type a settle attempt ends with when no earlier attempt committed anything. */
+export const NOTHING_COMMITTED = 'NOTHING_COMMITTED';

@@ -36,6 +36,17 @@ export interface ToolDeclaration<Name extends string, I extends InputSchema, O e
   retry?: Partial<RetryPolicy>;
   /** May barge-in or an explicit cancel stop it? Default false. */
   cancellable?: boolean;
+  /**
+   * Can the tool finish a side effect an earlier attempt started? Then a call
+   * that would end in an error (TIMEOUT, CANCELLED, TOOL_FAILED) after an
+   * attempt with an unknown outcome (timed out, worker died, unexpected error)
+   * first gets one non-cancellable settle attempt: the handler sees
+   * `ctx.settling` and either finishes what was committed (the call ends ok)
+   * or makes sure nothing can be committed under the key any more and throws
+   * a `ToolFailure` (the call ends as it would have). Only for `write` tools.
+   * Default false.
+   */
+  settles?: boolean;
   /** Wait for the user's approval before running. Default false. */
   needsApproval?: boolean;
   /** How long an approval may take before the call ends in TIMEOUT. Default 5 minutes. */
@@ -64,6 +75,8 @@ export interface ToolContext extends ToolCallMeta {
   attempt: number;
   /** Aborted when the call is cancelled or the attempt timed out. */
   signal: AbortSignal;
+  /** True in a settle attempt (see `ToolDeclaration.settles`): finish what is committed, start nothing. */
+  settling: boolean;
   /** Reports progress to the caller (throttled, delivered through Temporal heartbeats). */
   progress(update: ToolProgress): void;
   /** Waits, or throws as soon as the call is cancelled. */
@@ -135,6 +148,8 @@ export function defineTool<Name extends string, I extends InputSchema, O extends
   if (cancellable && runAs === 'activity' && budget.heartbeatTimeoutMs === undefined) {
     fail('a cancellable activity learns of cancellation only through heartbeats: set budget.heartbeatTimeoutMs');
   }
+  const settles = declaration.settles ?? false;
+  if (settles && declaration.sideEffect !== 'write') fail('only a write tool has side effects to settle: drop settles');
   if (runAs === 'local-activity' && budget.heartbeatTimeoutMs !== undefined) {
     fail('local activities cannot heartbeat: drop budget.heartbeatTimeoutMs or run as an activity');
   }
@@ -158,6 +173,7 @@ export function defineTool<Name extends string, I extends InputSchema, O extends
     budget: Object.freeze({ ...budget, attemptTimeoutMs }),
     retry: Object.freeze({ ...retry, nonRetryableErrorTypes: Object.freeze([...retry.nonRetryableErrorTypes]) }),
     cancellable,
+    settles,
     needsApproval: declaration.needsApproval ?? false,
     approvalTimeoutMs: declaration.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
     sensitive: Object.freeze([...(declaration.sensitive ?? [])]),
@@ -175,6 +191,7 @@ export function executionPlanOf(spec: ToolSpec): ExecutionPlan {
     ...(spec.budget.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: spec.budget.heartbeatTimeoutMs } : {}),
     retry: { ...spec.retry, nonRetryableErrorTypes: [...spec.retry.nonRetryableErrorTypes] },
     cancellable: spec.cancellable,
+    settles: spec.settles,
     needsApproval: spec.needsApproval,
     approvalTimeoutMs: spec.approvalTimeoutMs,
   };

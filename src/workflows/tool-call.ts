@@ -7,6 +7,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -17,7 +18,7 @@ import {
 import { errorEnvelope, okEnvelope, type EnvelopeExtras } from '../contracts/envelope-builders';
 import { outcomeOf } from '../contracts/error-codes';
 import type { ResultEnvelope } from '../contracts/envelope';
-import type { ExecutionPlan, ToolActivity, ToolCallInput } from '../contracts/tool-call';
+import { OUTCOME_UNKNOWN_FAILURE_TYPES, type ExecutionPlan, type ToolActivity, type ToolCallInput, type ToolCallMeta } from '../contracts/tool-call';
 import { approvalSignal, searchAttributes, type ApprovalDecision, type CallStatus } from './messages';
 
 /**
@@ -70,11 +71,52 @@ async function approveThenRun(
 }
 
 /**
+ * Ids of `patched()` markers: a history recorded before a change has no marker
+ * and replays the code path it was recorded with.
+ */
+const PATCH_ATTEMPTS_WITHIN_BUDGET = 'attempts-within-budget';
+const PATCH_SETTLE_UNKNOWN_OUTCOME = 'settle-unknown-outcome';
+
+/** What the attempts so far have shown; the settle decision reads it. */
+interface AttemptLog {
+  attempts: number;
+  /** Some attempt ended without the tool saying what it did: timed out, worker died, unexpected error. */
+  outcomeUnknown: boolean;
+}
+
+/**
+ * Runs the attempts; then, for a tool that settles, makes sure an error
+ * envelope is never the answer of a call whose side effect happened. When the
+ * call would end in an error (budget spent, tool failure or cancellation)
+ * after an attempt whose outcome is unknown, one settle attempt finishes what
+ * that attempt committed (the call ends ok) or closes the key; the call then
+ * ends as it would have.
+ */
+async function runWithRetries(input: ToolCallInput, context: EnvelopeExtras): Promise<ResultEnvelope> {
+  const withinBudget = patched(PATCH_ATTEMPTS_WITHIN_BUDGET);
+  const seen: AttemptLog = { attempts: 0, outcomeUnknown: false };
+  if (!input.plan.settles || !patched(PATCH_SETTLE_UNKNOWN_OUTCOME)) return attemptUntilDone(input, context, seen, withinBudget);
+
+  let ended: ResultEnvelope;
+  try {
+    ended = await attemptUntilDone(input, context, seen, withinBudget);
+  } catch (error) {
+    // The cancellation reaches toolCallWorkflow, which answers CANCELLED, unless the settle attempt finds the effect happened.
+    if (!isCancellation(error) || !seen.outcomeUnknown) throw error;
+    const settled = await settle(input, context, seen);
+    if (settled) return settled;
+    throw error;
+  }
+  if (ended.status === 'ok' || !seen.outcomeUnknown) return ended;
+  return (await settle(input, context, seen)) ?? ended;
+}
+
+/**
  * Attempts the tool until it succeeds, fails for good, or the budget runs out.
  * Retries happen here rather than in Temporal's retry policy because the
  * budget covers all attempts and the backoff must be jittered.
  */
-async function runWithRetries(input: ToolCallInput, context: EnvelopeExtras): Promise<ResultEnvelope> {
+async function attemptUntilDone(input: ToolCallInput, context: EnvelopeExtras, seen: AttemptLog, withinBudget: boolean): Promise<ResultEnvelope> {
   const { plan, traceId } = input;
   const deadline = Date.now() + plan.timeoutMs;
   const timedOut = (attempts: number) =>
@@ -83,8 +125,13 @@ async function runWithRetries(input: ToolCallInput, context: EnvelopeExtras): Pr
   for (let attempt = 1; ; attempt++) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) return timedOut(attempt - 1);
-    const activity = activityFor(input.tool, plan, Math.min(plan.attemptTimeoutMs, remaining));
+    // Bounded by what is left of the budget even while no worker picks the attempt up.
+    const activity = activityFor(input.tool, plan, {
+      startToCloseMs: Math.min(plan.attemptTimeoutMs, remaining),
+      ...(withinBudget ? { scheduleToCloseMs: remaining } : {}),
+    });
     const run = () => activity(input.arguments, metaOf(input));
+    seen.attempts = attempt;
     let failure: AttemptFailure;
     try {
       const data = plan.cancellable ? await run() : await CancellationScope.nonCancellable(run);
@@ -92,6 +139,7 @@ async function runWithRetries(input: ToolCallInput, context: EnvelopeExtras): Pr
     } catch (error) {
       if (isCancellation(error)) throw error;
       failure = classify(error, plan);
+      if (failure.outcomeUnknown) seen.outcomeUnknown = true;
     }
 
     const backoff = jitteredBackoff(plan, attempt);
@@ -110,22 +158,60 @@ async function runWithRetries(input: ToolCallInput, context: EnvelopeExtras): Pr
   }
 }
 
-function activityFor(tool: string, plan: ExecutionPlan, timeoutMs: number): ToolActivity {
+/**
+ * One settle attempt, shielded from the call's cancellation: the tool records
+ * what an earlier attempt committed (an ok envelope), or says nothing was
+ * committed (undefined: the call ends as it would have). It may wait up to
+ * `timeoutMs` for a worker, retrying on the way; it never starts new work.
+ */
+async function settle(input: ToolCallInput, context: EnvelopeExtras, seen: AttemptLog): Promise<ResultEnvelope | undefined> {
+  const { plan } = input;
+  const activity = activityFor(input.tool, plan, { startToCloseMs: plan.attemptTimeoutMs, scheduleToCloseMs: plan.timeoutMs, retryUntilClosed: true });
+  const attempts = seen.attempts + 1;
+  try {
+    const data = await CancellationScope.nonCancellable(() => activity(input.arguments, { ...metaOf(input), settling: true }));
+    log.info('settle attempt found the effect of an earlier attempt', { attempts });
+    return okEnvelope(data, input.traceId, { ...context, attempts });
+  } catch (error) {
+    log.info('settle attempt found nothing committed, or could not tell', { type: classify(error, plan).type });
+    return undefined;
+  }
+}
+
+interface AttemptTimeouts {
+  startToCloseMs: number;
+  /** From scheduling to the end, waiting for a worker included. */
+  scheduleToCloseMs?: number;
+  /** Let Temporal retry the activity until `scheduleToCloseMs` (for idempotent settle attempts). Default: one attempt. */
+  retryUntilClosed?: boolean;
+}
+
+function activityFor(tool: string, plan: ExecutionPlan, timeouts: AttemptTimeouts): ToolActivity {
   // One attempt per activity: the loop above owns retries.
-  const once = { maximumAttempts: 1 };
+  const retry = timeouts.retryUntilClosed
+    ? {
+        initialInterval: plan.retry.initialIntervalMs,
+        backoffCoefficient: plan.retry.backoffCoefficient,
+        maximumInterval: plan.retry.maxIntervalMs,
+      }
+    : { maximumAttempts: 1 };
+  const bounds = {
+    startToCloseTimeout: timeouts.startToCloseMs,
+    ...(timeouts.scheduleToCloseMs !== undefined ? { scheduleToCloseTimeout: timeouts.scheduleToCloseMs } : {}),
+    retry,
+  };
   if (plan.runAs === 'local-activity') {
-    return proxyLocalActivities<Record<string, ToolActivity>>({ startToCloseTimeout: timeoutMs, retry: once })[tool]!;
+    return proxyLocalActivities<Record<string, ToolActivity>>(bounds)[tool]!;
   }
   return proxyActivities<Record<string, ToolActivity>>({
-    startToCloseTimeout: timeoutMs,
+    ...bounds,
     ...(plan.heartbeatTimeoutMs !== undefined ? { heartbeatTimeout: plan.heartbeatTimeoutMs } : {}),
-    retry: once,
     // Wait for the tool to acknowledge a cancel: it may already have moved money and report success.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   })[tool]!;
 }
 
-function metaOf({ callId, idempotencyKey, traceId, tenantId, userId, sessionId }: ToolCallInput) {
+function metaOf({ callId, idempotencyKey, traceId, tenantId, userId, sessionId }: ToolCallInput): ToolCallMeta {
   return { callId, idempotencyKey, traceId, tenantId, userId, sessionId };
 }
 
@@ -135,19 +221,23 @@ interface AttemptFailure {
   message: string;
   retryable: boolean;
   timedOut: boolean;
+  /** The tool did not say what it did: it may have committed its side effect. */
+  outcomeUnknown: boolean;
 }
 
 function classify(error: unknown, plan: ExecutionPlan): AttemptFailure {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof TimeoutFailure) {
-    return { type: `TIMEOUT_${cause.timeoutType ?? 'UNKNOWN'}`, message: 'The tool did not answer in time', retryable: true, timedOut: true };
+    const type = `TIMEOUT_${cause.timeoutType ?? 'UNKNOWN'}`;
+    return { type, message: 'The tool did not answer in time', retryable: true, timedOut: true, outcomeUnknown: true };
   }
   if (cause instanceof ApplicationFailure) {
     const type = cause.type ?? 'Error';
     const retryable = !cause.nonRetryable && !plan.retry.nonRetryableErrorTypes.includes(type);
-    return { type, message: cause.message || 'The tool failed', retryable, timedOut: false };
+    const outcomeUnknown = OUTCOME_UNKNOWN_FAILURE_TYPES.includes(type);
+    return { type, message: cause.message || 'The tool failed', retryable, timedOut: false, outcomeUnknown };
   }
-  return { type: 'UNKNOWN', message: 'The tool failed', retryable: true, timedOut: false };
+  return { type: 'UNKNOWN', message: 'The tool failed', retryable: true, timedOut: false, outcomeUnknown: true };
 }
 
 /** Exponential backoff with equal jitter; Math.random is deterministic inside a workflow. */

@@ -16,7 +16,7 @@ const valid = {
 describe('defineTool', () => {
   it('fills in defaults and generates the JSON Schema the model sees', () => {
     const spec = defineTool(valid);
-    expect(spec).toMatchObject({ version: 1, cancellable: false, needsApproval: false, runAs: 'activity', sensitive: [] });
+    expect(spec).toMatchObject({ version: 1, cancellable: false, settles: false, needsApproval: false, runAs: 'activity', sensitive: [] });
     expect(spec.retry).toMatchObject({ maxAttempts: 3, initialIntervalMs: 200, backoffCoefficient: 2 });
     expect(spec.budget.attemptTimeoutMs).toBe(5_000);
     expect(spec.parameters).toEqual({
@@ -40,6 +40,7 @@ describe('defineTool', () => {
     ['a shrinking backoff', { retry: { backoffCoefficient: 0.5 } }, /backoffCoefficient/],
     ['a cancellable activity that never heartbeats', { cancellable: true }, /heartbeat/],
     ['a local activity with a heartbeat timeout', { runAs: 'local-activity' as const, budget: { ackAfterMs: 0, timeoutMs: 5_000, heartbeatTimeoutMs: 1_000 } }, /local activities/],
+    ['a read tool that claims to settle side effects', { settles: true }, /only a write tool/],
     ['a sensitive field that is not an input', { sensitive: ['password'] as never }, /sensitive field "password"/],
     ['an input zod cannot express as JSON Schema', { input: z.strictObject({ when: z.date() }) }, /JSON Schema/],
   ])('rejects %s when the tool is defined', (_name, change, message) => {
@@ -56,15 +57,21 @@ describe('defineTool', () => {
       heartbeatTimeoutMs: 1_000,
       retry: { maxAttempts: 3, initialIntervalMs: 200, backoffCoefficient: 2, maxIntervalMs: 2_000, nonRetryableErrorTypes: [] },
       cancellable: true,
+      settles: false,
       needsApproval: false,
       approvalTimeoutMs: 300_000,
     });
   });
 
+  it('carries settles into the execution plan of a write tool', () => {
+    const plan = executionPlanOf(defineTool({ ...valid, sideEffect: 'write', settles: true }));
+    expect(plan.settles).toBe(true);
+  });
+
   it('declares the example tools as the support agent needs them', () => {
     const byName = Object.fromEntries(supportTools.map((spec) => [spec.name, spec]));
     expect(byName.lookup_order).toMatchObject({ scopes: ['orders:read'], sideEffect: 'read', runAs: 'local-activity' });
-    expect(byName.refund_order).toMatchObject({ scopes: ['orders:refund'], sideEffect: 'write', cancellable: true, sensitive: ['reason'] });
-    expect(byName.cancel_order).toMatchObject({ scopes: ['orders:write'], needsApproval: true });
+    expect(byName.refund_order).toMatchObject({ scopes: ['orders:refund'], sideEffect: 'write', cancellable: true, settles: true, sensitive: ['reason'] });
+    expect(byName.cancel_order).toMatchObject({ scopes: ['orders:write'], needsApproval: true, settles: true });
   });
 });

@@ -1,4 +1,5 @@
 import { ToolFailure } from '../../contracts/errors';
+import { NOTHING_COMMITTED } from '../../contracts/tool-call';
 import { cancelOrder, lookupOrder, refundOrder } from '../../contracts/tools/support';
 import { implementTool, type ToolImplementation } from '../tool-adapter';
 import type { OrderStore } from '../store';
@@ -17,11 +18,14 @@ export function createSupportTools({ store, refundTimings }: SupportToolDeps): T
   const refund = implementTool(refundOrder, refundOrderHandler(store, { ...DEFAULT_REFUND_TIMINGS, ...refundTimings }));
 
   const cancel = implementTool(cancelOrder, async ({ order_id }, ctx) => {
-    const result = store.cancelOrder(ctx.tenantId, order_id, ctx.idempotencyKey);
+    const result = ctx.settling ? store.settleCancellation(ctx.tenantId, ctx.idempotencyKey) : store.cancelOrder(ctx.tenantId, order_id, ctx.idempotencyKey);
     if (result === 'not-found') throw orderNotFound(order_id);
     if (result === 'not-cancellable') {
       const state = store.findOrder(ctx.tenantId, order_id)?.state;
       throw new ToolFailure('ORDER_NOT_CANCELLABLE', `Order ${order_id} is ${state} and can no longer be cancelled`);
+    }
+    if (result === 'nothing-committed' || result === 'voided') {
+      throw new ToolFailure(NOTHING_COMMITTED, `Order ${order_id} was not cancelled`);
     }
     return { order_id, state: result.order.state, previous_state: result.previous };
   });

@@ -2,7 +2,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ToolFailure } from '../../contracts/errors';
 import type { ToolContext, ToolHandler } from '../../contracts/tool-spec';
 import type { refundOrder } from '../../contracts/tools/support';
-import type { Order, OrderStore, Refund } from '../store';
+import { NOTHING_COMMITTED } from '../../contracts/tool-call';
+import type { Order, OrderStore, Payment, Refund, ReserveResult } from '../store';
 import { orderNotFound } from './errors';
 
 export interface RefundTimings {
@@ -16,34 +17,77 @@ export const DEFAULT_REFUND_TIMINGS: RefundTimings = { stageMs: 1_000, progressE
 
 /**
  * Refunds in three stages: verify, contact the payment provider, record.
- * Cancellable until the provider moves the money; from then on it finishes.
- * The idempotency key goes to the provider and the ledger, so an attempt
- * retried after a crash never refunds twice.
+ *
+ * Every attempt first asks the provider whether it already moved money under
+ * the call's idempotency key; if so it goes straight to recording, with no
+ * cancellable stage and no balance check (the money is already counted by its
+ * reservation). Otherwise the amount is reserved in the same transaction as
+ * the balance check, so concurrent refunds of one order under other keys
+ * never add up to more than its total, and the provider pays only under that
+ * reservation. Cancellable until the provider moves the money; an attempt
+ * stopped before then releases its reservation. A settle attempt
+ * (`ctx.settling`) records what the provider paid, or voids the key and fails
+ * with NOTHING_COMMITTED.
  */
 export function refundOrderHandler(store: OrderStore, timings: RefundTimings): ToolHandler<typeof refundOrder> {
+  const record = async (ctx: ToolContext, payment: Payment) => {
+    await stage(ctx, timings, { stage: 'record', from: 75, to: 100, length: 0.5, message: 'Recording the refund', cancellable: false });
+    const { refund, order } = store.recordRefund(ctx.tenantId, payment);
+    ctx.progress({ stage: 'done', pct: 100, message: 'Refund complete' });
+    return refundResult(refund, order);
+  };
+
   return async (args, ctx) => {
     const done = store.findRefund(ctx.tenantId, ctx.idempotencyKey);
     if (done) return refundResult(done, store.findOrder(ctx.tenantId, done.order_id)!);
+    const paid = store.findProviderRefund(ctx.tenantId, ctx.idempotencyKey);
+    if (paid) return record(ctx, paid);
 
-    await stage(ctx, timings, { stage: 'verify', from: 0, to: 25, length: 1, message: `Checking order ${args.order_id}`, cancellable: true });
-    const order = store.findOrder(ctx.tenantId, args.order_id);
-    if (!order) throw orderNotFound(args.order_id);
-    const balance = order.total_cents - order.refunded_cents;
-    const amount = args.amount_cents ?? balance;
-    if (balance <= 0) throw new ToolFailure('NOTHING_TO_REFUND', `Order ${args.order_id} is already fully refunded`);
-    if (amount > balance) {
-      throw new ToolFailure('REFUND_EXCEEDS_BALANCE', `At most ${balance} cents of order ${args.order_id} can still be refunded`);
+    if (ctx.settling) {
+      // Close the key: a stray attempt still running can no longer reserve or pay under it.
+      const released = store.releaseReservation(ctx.tenantId, ctx.idempotencyKey, { voidKey: true });
+      if (released !== 'released') return record(ctx, released);
+      throw new ToolFailure(NOTHING_COMMITTED, `No refund of order ${args.order_id} was made`);
     }
 
-    await stage(ctx, timings, { stage: 'payment', from: 25, to: 75, length: 1.5, message: 'Contacting the payment provider', cancellable: true });
-    // The money moves here: from now on the refund completes even if cancelled.
-    const payment = store.providerRefund(ctx.tenantId, args.order_id, amount, ctx.idempotencyKey);
+    let reserved: ReserveResult;
+    try {
+      await stage(ctx, timings, { stage: 'verify', from: 0, to: 25, length: 1, message: `Checking order ${args.order_id}`, cancellable: true });
+      reserved = store.reserveRefund(ctx.tenantId, args.order_id, args.amount_cents, ctx.idempotencyKey);
+      if ('reserved' in reserved) {
+        await stage(ctx, timings, { stage: 'payment', from: 25, to: 75, length: 1.5, message: 'Contacting the payment provider', cancellable: true });
+      }
+    } catch (error) {
+      // Stopped before this attempt paid: give the money back, unless another attempt of this call already paid it.
+      const released = store.releaseReservation(ctx.tenantId, ctx.idempotencyKey);
+      if (released !== 'released') return record(ctx, released);
+      throw error;
+    }
+    if ('paid' in reserved) return record(ctx, reserved.paid);
+    if ('refused' in reserved) throw refusal(args.order_id, reserved);
+    const reservation = reserved.reserved;
 
-    await stage(ctx, timings, { stage: 'record', from: 75, to: 100, length: 0.5, message: 'Recording the refund', cancellable: false });
-    const { refund, order: updated } = store.recordRefund(ctx.tenantId, payment);
-    ctx.progress({ stage: 'done', pct: 100, message: 'Refund complete' });
-    return refundResult(refund, updated);
+    // The money moves here: from now on the refund completes even if cancelled.
+    const payment = store.providerRefund(ctx.tenantId, args.order_id, reservation.amount_cents, ctx.idempotencyKey);
+    if (payment === 'no-reservation') {
+      // The reservation expired or the call was settled while this attempt waited: nothing moved.
+      throw new ToolFailure('RESERVATION_LOST', `The refund of order ${args.order_id} was interrupted; nothing was refunded`, { retryable: true });
+    }
+    return record(ctx, payment);
   };
+}
+
+function refusal(orderId: string, result: Extract<ReserveResult, { refused: unknown }>): ToolFailure {
+  switch (result.refused) {
+    case 'not-found':
+      return orderNotFound(orderId);
+    case 'nothing-to-refund':
+      return new ToolFailure('NOTHING_TO_REFUND', `Order ${orderId} is already fully refunded`);
+    case 'exceeds-balance':
+      return new ToolFailure('REFUND_EXCEEDS_BALANCE', `At most ${result.balanceCents} cents of order ${orderId} can still be refunded`);
+    case 'voided':
+      return new ToolFailure(NOTHING_COMMITTED, `This refund of order ${orderId} was already closed without a refund`);
+  }
 }
 
 function refundResult(refund: Refund, order: Order) {

@@ -62,6 +62,8 @@ export const refundOrder = defineTool({
     nonRetryableErrorTypes: ['ORDER_NOT_FOUND', 'NOTHING_TO_REFUND', 'REFUND_EXCEEDS_BALANCE'],
   },
   cancellable: true,
+  // An attempt can die after the provider moved the money and before the ledger row: a settle attempt records it.
+  settles: true,
   sensitive: ['reason'],
 });
 
@@ -75,6 +77,8 @@ export const cancelOrder = defineTool({
   needsApproval: true,
   budget: { ackAfterMs: 0, timeoutMs: 10_000 },
   retry: { nonRetryableErrorTypes: ['ORDER_NOT_FOUND', 'ORDER_NOT_CANCELLABLE'] },
+  // One transaction, but its answer can be lost with its worker: a settle attempt reports a cancellation that happened.
+  settles: true,
   sensitive: ['reason'],
 });
 
