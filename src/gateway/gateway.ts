@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { errorEnvelope, okEnvelope } from '../contracts/envelope-builders';
-import { ResultEnvelopeSchema, type AcceptedEnvelope, type ErrorEnvelope, type ResultEnvelope } from '../contracts/envelope';
+import type { AcceptedEnvelope, ErrorEnvelope, ResultEnvelope } from '../contracts/envelope';
 import { outcomeOf } from '../contracts/error-codes';
 import { ToolFailure } from '../contracts/errors';
 import { executionPlanOf, type ToolSpec } from '../contracts/tool-spec';
@@ -10,13 +10,15 @@ import type { ToolCallInput } from '../contracts/tool-call';
 import { checkArguments } from './arguments';
 import type { Principal, TokenVerifier } from './auth';
 import { CircuitBreaker } from './breaker';
+import type { CallMemo } from './call-memo';
 import { fingerprintOf, idempotencyKeyOf, workflowIdOf, type KeySource } from './idempotency';
 import { GatewayMetrics } from './metrics';
 import { SessionInFlightLimiter, TenantRateLimiter } from './policy';
 import { redactArguments } from './redact';
 import type { ToolRegistry } from './registry';
 import { GatewayRejection } from './rejection';
-import { CallsClosedError, isBackendFailure, type CallMemo, type TemporalCalls } from './temporal-calls';
+import { CallResults, isShutdown, type CallRef } from './results';
+import { isBackendFailure, type TemporalCalls } from './temporal-calls';
 
 /** A read tool's answer when Temporal is unreachable; deterministic, no side effects. */
 export type ToolFallback = (args: Record<string, unknown>, principal: Principal) => Promise<unknown>;
@@ -57,12 +59,7 @@ export interface ToolCallRequest {
   key: KeySource;
 }
 
-export interface CallRef {
-  call_id: string;
-  workflow_id: string;
-  trace_id: string;
-  tool: string;
-}
+export type { CallRef } from './results';
 
 export type SubmitOutcome =
   | { kind: 'completed'; envelope: ResultEnvelope; call: CallRef }
@@ -74,23 +71,36 @@ export type SubmitOutcome =
       /** The validated arguments with sensitive fields masked: what a user approving the call is shown. */
       redactedArguments: Record<string, unknown>;
     }
-  | { kind: 'rejected'; envelope: ErrorEnvelope; httpStatus: number; retryAfterMs?: number };
+  | { kind: 'rejected'; envelope: ErrorEnvelope; httpStatus: number; retryAfterMs?: number }
+  /**
+   * Temporal did not answer the start, and could not say afterwards whether the
+   * call exists: it may be running. Not a failure: submit again with the same
+   * key to attach to it (or to start it, if it never began).
+   */
+  | { kind: 'unknown'; envelope: ErrorEnvelope; call: CallRef; httpStatus: number; retryAfterMs: number };
+
+/** A conversation id from a caller: bounded, and safe in logs, keys and search attributes. */
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The tool gateway: every call passes parse → tool lookup → size → strict
- * validation → authentication → scopes → policy → idempotency → start, and
- * comes back as exactly one envelope. Nothing runs unless every step passes.
+ * The tool gateway: every call passes authentication → tool lookup → size →
+ * strict validation → scopes → idempotency (a duplicate attaches here, free)
+ * → policy → start, and comes back as exactly one envelope. Nothing a caller
+ * sends is looked at before its token is verified, and nothing runs unless
+ * every step passes.
  */
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly breaker: CircuitBreaker;
+  readonly results: CallResults;
   private readonly rateLimiter: TenantRateLimiter;
   private readonly inFlight: SessionInFlightLimiter;
-  /** Completions of calls this process started or attached to, so each result is awaited once. */
-  private readonly completions = new Map<string, Promise<ResultEnvelope>>();
+  /** Starts under way in this process, by workflow id: concurrent duplicates join the first instead of racing it. */
+  private readonly starting = new Map<string, Promise<Placed>>();
 
   constructor(private readonly options: GatewayOptions) {
     this.metrics = options.metrics ?? new GatewayMetrics();
+    this.results = new CallResults(options.calls, options.logger);
     this.rateLimiter = new TenantRateLimiter(options.limits.tenantRatePerSec, options.limits.tenantBurst);
     this.inFlight = new SessionInFlightLimiter(options.limits.sessionMaxInFlight);
     this.breaker = new CircuitBreaker({
@@ -122,145 +132,221 @@ export class Gateway {
     return 'principal' in caller ? caller.principal : this.options.verifier.verify(caller.token);
   }
 
+  /** The final envelope of a call; see `CallResults`. */
+  completionOf(call: CallRef): Promise<ResultEnvelope> {
+    return this.results.completionOf(call);
+  }
+
   async submit(request: ToolCallRequest): Promise<SubmitOutcome> {
     const startedAt = performance.now();
     const traceId = newTraceId();
-    const toolName = typeof request.tool === 'string' ? request.tool : '';
-    const context: LogContext = { trace_id: traceId, tool: toolName, session: request.sessionId };
+    // Until the caller is authenticated and the tool is known, nothing they sent is logged or counted by name.
+    const context: LogContext = { trace_id: traceId, tool: UNKNOWN_TOOL_LABEL };
     let admitted: Admitted | undefined;
     try {
-      const spec = this.options.registry.get(toolName);
-      if (!spec) {
-        throw new GatewayRejection('UNKNOWN_TOOL', `No tool named "${toolName.slice(0, 64)}"; known tools: ${this.options.registry.names().join(', ')}`);
-      }
-      const args = checkArguments(spec, request.arguments, this.options.limits.maxArgumentBytes);
       const principal = await this.authenticate(request.caller);
-      Object.assign(context, { tenant: principal.tenantId, user: principal.userId, arguments: redactArguments(spec, args) });
+      Object.assign(context, { tenant: principal.tenantId, user: principal.userId });
+      const spec = this.toolOf(request.tool, context);
+      context.tool = spec.name;
+      const args = checkArguments(spec, request.arguments, this.options.limits.maxArgumentBytes);
+      const redacted = redactArguments(spec, args);
+      context.arguments = redacted;
       const missing = spec.scopes.filter((scope) => !principal.scopes.has(scope));
       if (missing.length) throw new GatewayRejection('FORBIDDEN', `${spec.name} needs the scope ${missing.join(' and ')}`);
       admitted = { spec, args, principal };
-      const sessionId = request.sessionId ?? `http-${principal.userId}`;
+      const sessionId = sessionIdOf(request.sessionId, principal);
       context.session = sessionId;
-      this.rateLimiter.take(principal.tenantId);
-      const release = this.inFlight.acquire(`${principal.tenantId}/${sessionId}`);
-      try {
-        return await this.startOrAttach(spec, args, principal, sessionId, request.key, traceId, startedAt, context, release);
-      } catch (error) {
-        release();
-        throw error;
-      }
+      const callId = idempotencyKeyOf(request.key);
+      const call: PreparedCall = {
+        spec,
+        args,
+        redacted,
+        principal,
+        sessionId,
+        callId,
+        workflowId: workflowIdOf(principal, callId),
+        fingerprint: fingerprintOf(spec, args),
+        traceId,
+        startedAt,
+        context,
+      };
+      Object.assign(context, { call_id: call.callId, workflow_id: call.workflowId });
+      return await this.place(call);
     } catch (error) {
       return this.rejection(error, context, startedAt, admitted);
     }
   }
 
-  private async startOrAttach(
-    spec: ToolSpec,
-    args: Record<string, unknown>,
-    principal: Principal,
-    sessionId: string,
-    key: KeySource,
-    traceId: string,
-    startedAt: number,
-    context: LogContext,
-    release: () => void,
-  ): Promise<SubmitOutcome> {
-    const callId = idempotencyKeyOf(key);
-    const workflowId = workflowIdOf(principal, callId);
-    const fingerprint = fingerprintOf(spec, args);
-    Object.assign(context, { call_id: callId, workflow_id: workflowId });
-    const input: ToolCallInput = {
-      tool: spec.name,
-      toolVersion: spec.version,
-      arguments: args,
-      callId,
-      idempotencyKey: workflowId,
-      traceId,
-      tenantId: principal.tenantId,
-      userId: principal.userId,
-      sessionId,
-      plan: executionPlanOf(spec),
-    };
-    const redacted = context.arguments ?? redactArguments(spec, args);
-    const memo: CallMemo = { fingerprint, trace_id: traceId, user_id: principal.userId, tool_version: spec.version, arguments: redacted };
+  private toolOf(name: unknown, context: LogContext): ToolSpec {
+    const spec = typeof name === 'string' ? this.options.registry.get(name) : undefined;
+    if (spec) return spec;
+    const shown = typeof name === 'string' ? name.slice(0, 64) : '';
+    context.requested_tool = shown;
+    throw new GatewayRejection('UNKNOWN_TOOL', `No tool named "${shown}"; known tools: ${this.options.registry.names().join(', ')}`);
+  }
 
-    await this.breaker.admit();
-    let started;
+  /**
+   * Starts the call, or attaches to the one its key already names. A duplicate
+   * (running or finished) attaches without taking a rate-limit token or an
+   * in-flight slot, and duplicates arriving together share one start.
+   */
+  private async place(call: PreparedCall): Promise<SubmitOutcome> {
+    let placing = this.starting.get(call.workflowId);
+    const leader = !placing;
+    if (!placing) {
+      placing = this.admitAndStart(call);
+      this.starting.set(call.workflowId, placing);
+      const forget = () => this.starting.delete(call.workflowId);
+      placing.then(forget, forget);
+    }
+    const placed = await placing;
+    if (placed.kind === 'unknown') return this.unknownOutcome(call);
+    if (placed.kind === 'started' && leader) return this.answerStarted(call, placed.release);
+    return this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
+  }
+
+  /** Charges the limits and starts; refunds them when the key turns out to name an existing call. */
+  private async admitAndStart(call: PreparedCall): Promise<Placed> {
+    const { principal, workflowId } = call;
+    let release: () => void;
     try {
-      started = await this.options.calls.start(input, workflowId, memo);
-      this.breaker.recordSuccess();
+      this.rateLimiter.take(principal.tenantId);
+      try {
+        release = this.inFlight.acquire(`${principal.tenantId}/${call.sessionId}`);
+      } catch (error) {
+        this.rateLimiter.refund(principal.tenantId);
+        throw error;
+      }
+    } catch (limited) {
+      // Over a limit: a duplicate of an existing call still attaches.
+      const existing = await this.options.calls.snapshot(workflowId).catch(() => undefined);
+      if (existing) return { kind: 'existing', fingerprint: existing.memo.fingerprint, trace_id: existing.memo.trace_id, closed: existing.closed };
+      throw limited;
+    }
+    const undo = () => {
+      release();
+      this.rateLimiter.refund(principal.tenantId);
+    };
+
+    try {
+      await this.breaker.admit();
     } catch (error) {
-      if (isBackendFailure(error)) this.breaker.recordFailure();
+      undo();
       throw error;
     }
-
-    let call: CallRef = { call_id: callId, workflow_id: workflowId, trace_id: traceId, tool: spec.name };
-    let completion: Promise<ResultEnvelope>;
-    let closed = false;
-    if (started.kind === 'existing') {
-      release();
-      if (started.memo.fingerprint !== fingerprint) {
-        throw new GatewayRejection('IDEMPOTENCY_CONFLICT', `The key ${callId} was already used for a call with other arguments; use a new key`);
+    let started;
+    try {
+      started = await this.options.calls.start(this.inputOf(call), workflowId, this.memoOf(call));
+      this.breaker.recordSuccess();
+    } catch (error) {
+      if (!isBackendFailure(error)) {
+        undo();
+        throw error;
       }
-      call = { ...call, trace_id: started.memo.trace_id };
-      closed = started.closed;
-      completion = this.completionOf(call);
-      this.options.logger.debug({ ...context, trace_id: call.trace_id }, 'duplicate call attached to its workflow');
-    } else {
-      this.metrics.inFlight.inc();
-      completion = this.completionOf(call);
-      void completion.then((envelope) => {
-        release();
-        this.metrics.inFlight.dec();
-        if (!this.options.calls.closed) this.recordOutcome(envelope, context, startedAt);
-      });
+      this.breaker.recordFailure();
+      return this.afterLostStart(call, release, undo);
     }
+    if (started.kind === 'started') return { kind: 'started', release, fingerprint: call.fingerprint, trace_id: call.traceId };
+    undo();
+    return { kind: 'existing', fingerprint: started.memo.fingerprint, trace_id: started.memo.trace_id, closed: started.closed };
+  }
 
+  /**
+   * The start's answer was lost: it may or may not have reached Temporal.
+   * Ask by workflow id before saying anything; if Temporal cannot say either,
+   * the outcome is unknown — never reported as a failure.
+   */
+  private async afterLostStart(call: PreparedCall, release: () => void, undo: () => void): Promise<Placed> {
+    const found = await this.options.calls.snapshot(call.workflowId).catch(() => 'unanswered' as const);
+    if (found === 'unanswered' || found === undefined) {
+      undo();
+      this.options.logger.warn({ ...call.context }, 'a start may or may not have reached Temporal; the call is reported as unknown, not failed');
+      return { kind: 'unknown' };
+    }
+    if (found.memo.trace_id === call.traceId) return { kind: 'started', release, fingerprint: call.fingerprint, trace_id: call.traceId };
+    undo();
+    return { kind: 'existing', fingerprint: found.memo.fingerprint, trace_id: found.memo.trace_id, closed: found.closed };
+  }
+
+  private async answerStarted(call: PreparedCall, release: () => void): Promise<SubmitOutcome> {
+    const ref = this.refOf(call, call.traceId);
+    this.metrics.inFlight.inc();
+    const completion = this.results.completionOf(ref);
+    const settle = () => {
+      release();
+      this.metrics.inFlight.dec();
+    };
+    completion.then(
+      (envelope) => {
+        settle();
+        this.recordOutcome(envelope, call.context, call.startedAt);
+      },
+      (error: unknown) => {
+        settle();
+        if (!isShutdown(error)) this.options.logger.error({ ...call.context, err: error }, 'waiting for a result failed');
+      },
+    );
+    return this.answer(call, ref, completion, false);
+  }
+
+  private async answerAttached(call: PreparedCall, existing: { fingerprint: string; trace_id: string; closed: boolean }): Promise<SubmitOutcome> {
+    if (existing.fingerprint !== call.fingerprint) {
+      throw new GatewayRejection('IDEMPOTENCY_CONFLICT', `The key ${call.callId} was already used for a call with other arguments; use a new key`);
+    }
+    const ref = this.refOf(call, existing.trace_id);
+    this.options.logger.debug({ ...call.context, trace_id: ref.trace_id }, 'duplicate call attached to its workflow');
+    return this.answer(call, ref, this.results.completionOf(ref), existing.closed);
+  }
+
+  /** The result if it comes within the tool's ack window (at once for a finished call), else a truthful ack. */
+  private async answer(call: PreparedCall, ref: CallRef, completion: Promise<ResultEnvelope>, closed: boolean): Promise<SubmitOutcome> {
+    const { spec } = call;
     const waitMs = spec.needsApproval ? 0 : spec.budget.ackAfterMs;
     const envelope = closed ? await completion : await settleWithin(completion, waitMs);
-    const ackSeconds = (performance.now() - startedAt) / 1000;
+    const ackSeconds = (performance.now() - call.startedAt) / 1000;
     if (envelope) {
       this.metrics.ackLatency.observe({ tool: spec.name, kind: 'result' }, ackSeconds);
-      return { kind: 'completed', envelope, call };
+      return { kind: 'completed', envelope, call: ref };
     }
     this.metrics.ackLatency.observe({ tool: spec.name, kind: 'ack' }, ackSeconds);
-    const message = spec.needsApproval
-      ? `Waiting for the user's approval before running ${spec.name}`
-      : `Working on ${spec.name}; the result will follow`;
-    return { kind: 'accepted', ack: { status: 'accepted', message, ...call }, call, completion, redactedArguments: redacted };
+    const message = spec.needsApproval ? `Waiting for the user's approval before running ${spec.name}` : `Working on ${spec.name}; the result will follow`;
+    return { kind: 'accepted', ack: { status: 'accepted', message, ...ref }, call: ref, completion, redactedArguments: call.redacted };
   }
 
-  /** The final envelope of a call, awaited once per process however many readers ask. */
-  completionOf(call: CallRef): Promise<ResultEnvelope> {
-    let completion = this.completions.get(call.workflow_id);
-    if (!completion) {
-      completion = this.awaitResult(call);
-      this.completions.set(call.workflow_id, completion);
-      void completion.then(() => this.completions.delete(call.workflow_id));
-    }
-    return completion;
+  private unknownOutcome(call: PreparedCall): SubmitOutcome {
+    const ref = this.refOf(call, call.traceId);
+    const envelope = errorEnvelope(
+      'BACKEND_UNAVAILABLE',
+      `Temporal did not confirm the call; it may have started. Retry with the same key (${call.callId}) to attach to it; it never runs twice`,
+      call.traceId,
+      { tool: call.spec.name, call_id: call.callId, details: { outcome: 'unknown' } },
+    );
+    this.recordOutcome(envelope, call.context, call.startedAt, true);
+    return { kind: 'unknown', envelope, call: ref, httpStatus: 503, retryAfterMs: 1_000 };
   }
 
-  private async awaitResult(call: CallRef): Promise<ResultEnvelope> {
-    let envelope: unknown;
-    try {
-      envelope = await this.options.calls.result(call.workflow_id);
-    } catch (error) {
-      if (error instanceof CallsClosedError || isBackendFailure(error)) {
-        return errorEnvelope('BACKEND_UNAVAILABLE', 'The result could not be fetched; ask for it again shortly', call.trace_id, withIds(call));
-      }
-      this.options.logger.error({ ...call, err: error }, 'tool call workflow did not complete with an envelope');
-      return errorEnvelope('INTERNAL', 'The tool call was stopped by an operator or failed inside Holdline', call.trace_id, withIds(call));
-    }
-    return this.checkedEnvelope(envelope, call);
+  private inputOf(call: PreparedCall): ToolCallInput {
+    const { spec, principal } = call;
+    return {
+      tool: spec.name,
+      toolVersion: spec.version,
+      arguments: call.args,
+      callId: call.callId,
+      idempotencyKey: call.workflowId,
+      traceId: call.traceId,
+      tenantId: principal.tenantId,
+      userId: principal.userId,
+      sessionId: call.sessionId,
+      plan: executionPlanOf(spec),
+    };
   }
 
-  /** Validates an envelope on its way out; one that breaks the contract becomes INTERNAL, and is logged. */
-  checkedEnvelope(envelope: unknown, call: CallRef): ResultEnvelope {
-    const parsed = ResultEnvelopeSchema.safeParse(envelope);
-    if (parsed.success) return parsed.data;
-    this.options.logger.error({ ...call, issues: parsed.error.issues }, 'envelope failed its schema');
-    return errorEnvelope('INTERNAL', 'The tool call produced an invalid result', call.trace_id, withIds(call));
+  private memoOf(call: PreparedCall): CallMemo {
+    return { fingerprint: call.fingerprint, trace_id: call.traceId, user_id: call.principal.userId, tool_version: call.spec.version, arguments: call.redacted };
+  }
+
+  private refOf(call: PreparedCall, traceId: string): CallRef {
+    return { call_id: call.callId, workflow_id: call.workflowId, trace_id: traceId, tool: call.spec.name };
   }
 
   private async rejection(error: unknown, context: LogContext, startedAt: number, admitted: Admitted | undefined): Promise<SubmitOutcome> {
@@ -269,13 +355,18 @@ export class Gateway {
       if (answered) return answered;
     }
     const rejection =
-      error instanceof GatewayRejection ? error : new GatewayRejection('INTERNAL', 'Holdline failed to handle the call', { cause: error });
-    if (!(error instanceof GatewayRejection)) this.options.logger.error({ ...context, err: error }, 'unexpected error in the gateway');
-    const ids = context.call_id ? { call_id: context.call_id } : {};
+      error instanceof GatewayRejection
+        ? error
+        : isShutdown(error)
+          ? new GatewayRejection('BACKEND_UNAVAILABLE', 'Holdline is restarting; ask for the result again with the same key', { cause: error })
+          : new GatewayRejection('INTERNAL', 'Holdline failed to handle the call', { cause: error });
+    if (!(error instanceof GatewayRejection) && !isShutdown(error)) this.options.logger.error({ ...context, err: error }, 'unexpected error in the gateway');
+    // A stranger's request names nothing back: no tool, no call id, no schema details.
+    const known = context.tenant !== undefined;
     const envelope = errorEnvelope(rejection.code, rejection.message, context.trace_id, {
-      ...(context.tool ? { tool: context.tool } : {}),
-      ...ids,
-      ...(rejection.details !== undefined ? { details: rejection.details } : {}),
+      ...(known && context.tool !== UNKNOWN_TOOL_LABEL ? { tool: context.tool } : {}),
+      ...(known && context.call_id ? { call_id: context.call_id } : {}),
+      ...(known && rejection.details !== undefined ? { details: rejection.details } : {}),
     });
     this.recordOutcome(envelope, context, startedAt, true);
     return { kind: 'rejected', envelope, httpStatus: rejection.httpStatus, ...(rejection.retryAfterMs ? { retryAfterMs: rejection.retryAfterMs } : {}) };
@@ -298,12 +389,12 @@ export class Gateway {
     return { kind: 'completed', envelope, call };
   }
 
-  /** One log line and one counter per call outcome. */
+  /** One log line and one counter per call outcome; labelled only with registry tool names. */
   private recordOutcome(envelope: ResultEnvelope, context: LogContext, startedAt: number, rejected = false): void {
     const outcome = rejected ? 'rejected' : outcomeOf(envelope);
     const errorCode = envelope.status === 'error' ? envelope.error_code : '';
     const durationMs = Math.round(performance.now() - startedAt);
-    this.metrics.calls.inc({ tool: context.tool || 'unknown', outcome, error_code: errorCode });
+    this.metrics.calls.inc({ tool: context.tool, outcome, error_code: errorCode });
     if (!rejected) this.metrics.completionLatency.observe({ tool: context.tool, outcome }, durationMs / 1000);
     const level = outcome === 'ok' ? 'info' : rejected && envelope.status === 'error' && !envelope.retryable ? 'info' : 'warn';
     this.options.logger[level](
@@ -313,6 +404,17 @@ export class Gateway {
   }
 }
 
+/** The metric and log label of a call whose tool is not (yet) known to be a registry tool. */
+const UNKNOWN_TOOL_LABEL = 'unknown';
+
+function sessionIdOf(sessionId: string | undefined, principal: Principal): string {
+  if (sessionId === undefined) return `http-${principal.userId}`.slice(0, 128);
+  if (!SESSION_ID.test(sessionId)) {
+    throw new GatewayRejection('INVALID_ARGUMENTS', 'Holdline-Session must be 1–128 characters of letters, digits, ".", "_", ":" or "-"');
+  }
+  return sessionId;
+}
+
 /** A call that passed validation, authentication and scopes. */
 interface Admitted {
   spec: ToolSpec;
@@ -320,9 +422,29 @@ interface Admitted {
   principal: Principal;
 }
 
+/** Everything about one call the pipeline derived, built once. */
+interface PreparedCall extends Admitted {
+  redacted: Record<string, unknown>;
+  sessionId: string;
+  callId: string;
+  workflowId: string;
+  fingerprint: string;
+  traceId: string;
+  startedAt: number;
+  context: LogContext;
+}
+
+/** How a call found its workflow: started it, found it already there, or could not tell. */
+type Placed =
+  | { kind: 'started'; release: () => void; fingerprint: string; trace_id: string }
+  | { kind: 'existing'; fingerprint: string; trace_id: string; closed: boolean }
+  | { kind: 'unknown' };
+
 interface LogContext {
   trace_id: string;
+  /** A registry tool name, or `unknown`. */
   tool: string;
+  requested_tool?: string;
   session?: string | undefined;
   tenant?: string;
   user?: string;
@@ -330,10 +452,6 @@ interface LogContext {
   workflow_id?: string;
   arguments?: Record<string, unknown>;
   fallback?: boolean;
-}
-
-function withIds(call: CallRef) {
-  return { tool: call.tool, call_id: call.call_id, workflow_id: call.workflow_id };
 }
 
 export function newTraceId(): string {

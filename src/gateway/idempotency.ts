@@ -28,10 +28,15 @@ export type KeySource =
   | { kind: 'realtime'; sessionId: string; modelCallId: string }
   | { kind: 'none' };
 
+/** 1–200 printable ASCII characters without spaces: what an explicit key (and so a call id) may be. */
+export function isValidKey(key: string): boolean {
+  return KEY.test(key);
+}
+
 export function idempotencyKeyOf(source: KeySource): string {
   switch (source.kind) {
     case 'explicit':
-      if (!KEY.test(source.key)) {
+      if (!isValidKey(source.key)) {
         throw new GatewayRejection('INVALID_ARGUMENTS', 'Idempotency-Key must be 1–200 printable ASCII characters without spaces');
       }
       return source.key;

@@ -1,10 +1,12 @@
 // The tool gateway: what the HTTP API and realtime sessions call into.
-export { Gateway, newTraceId, type Caller, type CallRef, type GatewayOptions, type SubmitOutcome, type ToolCallRequest, type ToolFallback } from './gateway';
-export { CallControl, MAX_WAIT_MS, type CallView, type RunningCallView } from './call-control';
+export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, type SubmitOutcome, type ToolCallRequest, type ToolFallback } from './gateway';
+export { APPROVER_SCOPE, CallControl, MAX_WAIT_MS, OPERATOR_SCOPE, type CallAct, type CallAddress, type CallView, type RunningCallView } from './call-control';
 export { ProgressHub, type CallUpdate } from './progress-hub';
 export { TokenVerifier, bearerToken, type Principal } from './auth';
 export { ToolRegistry, type FunctionTool } from './registry';
-export { TemporalCalls, isBackendFailure } from './temporal-calls';
+export { TemporalCalls, isBackendFailure, isThrottled, type CallSnapshot } from './temporal-calls';
 export { GatewayMetrics } from './metrics';
 export { GatewayRejection, HTTP_STATUS } from './rejection';
 export { parseWorkflowId, realtimeKeyPrefix, workflowIdOf, type CallOwner } from './idempotency';
+export { readCallMemo, type CallMemo } from './call-memo';
+export { CallResults, isShutdown, type CallRef } from './results';

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { BreakerState } from './breaker';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, recovering: 1, half_open: 2, open: 3 };
 
 /** The gateway's Prometheus metrics, on a registry of their own (served at GET /metrics). */
 export class GatewayMetrics {
@@ -30,7 +30,7 @@ export class GatewayMetrics {
   readonly inFlight = new Gauge({ name: 'holdline_in_flight_calls', help: 'Calls started here whose result has not come back', registers: [this.registry] });
   readonly breakerState = new Gauge({
     name: 'holdline_breaker_state',
-    help: 'Temporal circuit breaker: 0 closed, 1 half-open, 2 open',
+    help: 'Temporal circuit breaker: 0 closed, 1 recovering (admitting gradually), 2 half-open, 3 open',
     registers: [this.registry],
   });
 

@@ -24,6 +24,12 @@ export class TenantRateLimiter {
     }
     bucket.tokens -= 1;
   }
+
+  /** Gives back a token taken for a call that turned out to be a duplicate: attaching costs nothing. */
+  refund(tenantId: string): void {
+    const bucket = this.buckets.get(tenantId);
+    if (bucket) bucket.tokens = Math.min(this.burst, bucket.tokens + 1);
+  }
 }
 
 /** Caps the calls one session has running at once, so one conversation cannot flood the tools. */

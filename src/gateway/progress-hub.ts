@@ -58,13 +58,17 @@ export class ProgressHub {
     const emit = (update: CallUpdate) => {
       for (const listener of [...listeners]) listener(update);
     };
-    void this.completionOf(call).then((envelope) => {
-      if (stopped || this.calls.closed) return;
-      stopped = true;
-      clearTimeout(timer);
-      this.watches.delete(workflowId);
-      emit({ kind: 'result', envelope });
-    });
+    this.completionOf(call).then(
+      (envelope) => {
+        if (stopped || this.calls.closed) return;
+        stopped = true;
+        clearTimeout(timer);
+        this.watches.delete(workflowId);
+        emit({ kind: 'result', envelope });
+      },
+      // Only a process that stops waiting rejects: its readers are closing too.
+      () => undefined,
+    );
     let last = '';
     const tick = async () => {
       if (stopped) return;

@@ -13,17 +13,10 @@ import { ToolProgressSchema, type ResultEnvelope, type ToolProgress } from '../c
 import type { ToolCallInput } from '../contracts/tool-call';
 import type { toolCallWorkflow } from '../workflows/tool-call';
 import { approvalSignal, searchAttributes, TOOL_CALL_WORKFLOW, type ApprovalDecision, type CallStatus } from '../workflows/messages';
+import { readCallMemo, type CallMemo } from './call-memo';
 import { GatewayRejection } from './rejection';
 
-/** What the gateway keeps with each workflow, so any server can rebuild a call's identity from Temporal. */
-export interface CallMemo {
-  fingerprint: string;
-  trace_id: string;
-  user_id: string;
-  tool_version: number;
-  /** Redacted by the tool's sensitive fields. */
-  arguments: Record<string, unknown>;
-}
+export type { CallMemo } from './call-memo';
 
 export type StartOutcome =
   | { kind: 'started'; handle: WorkflowHandle<typeof toolCallWorkflow> }
@@ -44,6 +37,17 @@ export interface TemporalCallsOptions {
   taskQueue: string;
   /** Deadline of each Temporal request on the call path. */
   requestTimeoutMs: number;
+  /**
+   * Added to a call's own budget (approval window + timeout + one more attempt)
+   * to give its workflow an execution timeout, so a call stuck without a
+   * worker, or on a broken workflow task, still ends. Default 30 s.
+   */
+  executionMarginMs?: number;
+}
+
+/** How long Temporal lets a call's workflow run before it times it out. */
+export function executionTimeoutOf(plan: ToolCallInput['plan'], marginMs: number): number {
+  return (plan.needsApproval ? plan.approvalTimeoutMs : 0) + plan.timeoutMs + plan.attemptTimeoutMs + marginMs;
 }
 
 /**
@@ -75,6 +79,7 @@ export class TemporalCalls {
           // A closed run with this id is a finished duplicate: never run it again.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           workflowIdConflictPolicy: 'FAIL',
+          workflowExecutionTimeout: executionTimeoutOf(input.plan, this.options.executionMarginMs ?? 30_000),
           memo: { ...memo },
           typedSearchAttributes: [
             { key: searchAttributes.tool, value: input.tool },
@@ -106,7 +111,8 @@ export class TemporalCalls {
       if (error instanceof WorkflowNotFoundError) return undefined;
       throw error;
     }
-    if (description.type !== TOOL_CALL_WORKFLOW) return undefined;
+    const memo = readCallMemo(description.memo);
+    if (description.type !== TOOL_CALL_WORKFLOW || !memo) return undefined;
     const attributes = description.typedSearchAttributes;
     const closed = description.status.name !== 'RUNNING';
     const pending = description.raw.pendingActivities?.[0];
@@ -117,13 +123,18 @@ export class TemporalCalls {
       tool: attributes.get(searchAttributes.tool) ?? '',
       status: (attributes.get(searchAttributes.status) as CallStatus | undefined) ?? (closed ? 'error' : 'running'),
       closed,
-      memo: description.memo as unknown as CallMemo,
+      memo,
       ...(progress?.success ? { progress: progress.data } : {}),
       ...(pending?.attempt ? { attempt: pending.attempt } : {}),
     };
   }
 
-  /** The final envelope; waits as long as the call runs. Retries while Temporal is unreachable. */
+  /**
+   * The final envelope; waits as long as the call runs, retrying while
+   * Temporal is unreachable or throttling: a wait never gives up on a call
+   * that may still finish. Rejects only with `CallsClosedError` (this process
+   * is stopping) or when the workflow did not return an envelope.
+   */
   async result(workflowId: string): Promise<ResultEnvelope> {
     // A signal of its own, tied to the shared one only while this wait lasts:
     // the client adds listeners to the signal it is given and never removes them.
@@ -142,7 +153,7 @@ export class TemporalCalls {
           }
         } catch (error) {
           if (own.signal.aborted) throw new CallsClosedError();
-          if (!isBackendFailure(error) || failures >= 60) throw error;
+          if (!isBackendFailure(error) && !isThrottled(error)) throw error;
           await delay(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal: own.signal }).catch(() => undefined);
         }
       }
@@ -188,6 +199,9 @@ export class TemporalCalls {
     try {
       return await pending;
     } catch (error) {
+      if (isThrottled(error)) {
+        throw new GatewayRejection('RATE_LIMITED', 'Temporal is throttling requests; retry in a moment', { retryAfterMs: 1_000, cause: error });
+      }
       if (isBackendFailure(error)) {
         throw new GatewayRejection('BACKEND_UNAVAILABLE', 'The tool service is temporarily unavailable; try again shortly', { cause: error });
       }
@@ -207,15 +221,33 @@ export class CallsClosedError extends Error {
 }
 
 // gRPC codes that mean "Temporal did not answer", not "Temporal said no".
-const UNAVAILABLE_CODES = new Set([1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */]);
+const UNAVAILABLE_CODES = new Set([1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]);
+// Temporal answered "not now": backpressure (namespace rate limits, busy shards), not an outage.
+const THROTTLED_CODES = new Set([8 /* RESOURCE_EXHAUSTED */]);
 
+/** Temporal did not answer: a deadline passed or it is unreachable. Counts towards the breaker. */
 export function isBackendFailure(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+  return someCause(error, (current) => {
     if (current instanceof GatewayRejection) return current.code === 'BACKEND_UNAVAILABLE';
-    if (isGrpcDeadlineError(current)) return true;
-    if (isGrpcServiceError(current) && UNAVAILABLE_CODES.has(current.code)) return true;
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'number' && UNAVAILABLE_CODES.has(code)) return true;
+    return isGrpcDeadlineError(current) || hasGrpcCode(current, UNAVAILABLE_CODES);
+  });
+}
+
+/** Temporal is throttling: retryable after a moment, and never a reason to open the breaker. */
+export function isThrottled(error: unknown): boolean {
+  return someCause(error, (current) => (current instanceof GatewayRejection ? current.code === 'RATE_LIMITED' : hasGrpcCode(current, THROTTLED_CODES)));
+}
+
+function someCause(error: unknown, test: (current: unknown) => boolean): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    if (current instanceof GatewayRejection) return test(current);
+    if (test(current)) return true;
   }
   return false;
+}
+
+function hasGrpcCode(error: unknown, codes: ReadonlySet<number>): boolean {
+  if (isGrpcServiceError(error)) return codes.has(error.code);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'number' && codes.has(code);
 }

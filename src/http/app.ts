@@ -4,7 +4,20 @@ import { z } from 'zod';
 import { errorEnvelope } from '../contracts/envelope-builders';
 import type { ErrorEnvelope } from '../contracts/envelope';
 import type { ErrorCode } from '../contracts/error-codes';
-import { bearerToken, CallControl, GatewayRejection, HTTP_STATUS, newTraceId, type Caller, type Gateway, type ProgressHub, type SubmitOutcome } from '../gateway';
+import {
+  bearerToken,
+  CallControl,
+  GatewayRejection,
+  HTTP_STATUS,
+  isShutdown,
+  newTraceId,
+  type CallAddress,
+  type Caller,
+  type Gateway,
+  type Principal,
+  type ProgressHub,
+  type SubmitOutcome,
+} from '../gateway';
 import { streamCallEvents } from './sse';
 
 export interface HttpApiOptions {
@@ -28,9 +41,7 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024 }
   app.disable('x-powered-by');
   // Envelopes are never cached: hashing each one for an ETag is time on every answer.
   app.set('etag', false);
-  app.use(express.json({ limit: maxBodyBytes, strict: false }));
 
-  const callerOf = (req: Request): Caller => ({ token: bearerToken(req.header('authorization')) });
   const callPath = (callId: string) => `/v1/tool-calls/${encodeURIComponent(callId)}`;
 
   app.get('/healthz', (_req, res) => {
@@ -50,19 +61,35 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024 }
     res.type(gateway.metrics.registry.contentType).send(await gateway.metrics.registry.metrics());
   });
 
+  // Authenticate first: a stranger's request is not parsed, looked up, counted or echoed.
+  app.use('/v1', async (req, res, next) => {
+    res.locals.principal = await gateway.authenticate({ token: bearerToken(req.header('authorization')) });
+    next();
+  });
+  app.use(express.json({ limit: maxBodyBytes, strict: false }));
+  const callerOf = (res: Response): Caller => ({ principal: res.locals.principal as Principal });
+  const addressOf = (req: Request): CallAddress => {
+    const user = req.query.user;
+    if (user !== undefined && typeof user !== 'string') throw new GatewayRejection('INVALID_ARGUMENTS', 'user must be given once');
+    return { callId: String(req.params.callId), user };
+  };
+
   app.get('/v1/tools', (_req, res) => {
-    res.json({ tools: gateway.registry.functionTools() });
+    // The catalog a caller gets is what their scopes let them call.
+    const { scopes } = res.locals.principal as Principal;
+    res.json({ tools: gateway.registry.functionTools((spec) => spec.scopes.every((scope) => scopes.has(scope))) });
   });
 
   app.post('/v1/tool-calls', async (req, res) => {
     const body = ToolCallBody.safeParse(req.body);
     if (!body.success) throw new GatewayRejection('INVALID_ARGUMENTS', 'The body must be a JSON object {"tool": string, "arguments": object or JSON string}');
     const key = req.header('idempotency-key');
+    const session = req.header('holdline-session');
     const outcome = await gateway.submit({
       tool: body.data.tool,
       arguments: body.data.arguments,
-      caller: callerOf(req),
-      sessionId: req.header('holdline-session') || undefined,
+      caller: callerOf(res),
+      ...(session !== undefined ? { sessionId: session } : {}),
       key: key !== undefined ? { kind: 'explicit', key } : { kind: 'none' },
     });
     sendOutcome(res, outcome, callPath);
@@ -71,32 +98,32 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024 }
   app.get('/v1/tool-calls/:callId', async (req, res) => {
     const waitMs = Number(req.query.wait ?? 0);
     if (!Number.isFinite(waitMs) || waitMs < 0) throw new GatewayRejection('INVALID_ARGUMENTS', 'wait must be a number of milliseconds');
-    const view = await control.view(callerOf(req), req.params.callId, waitMs);
+    const view = await control.view(callerOf(res), addressOf(req), waitMs);
     if (view.kind === 'finished') res.json(view.envelope);
     else res.json(view.view);
   });
 
   app.get('/v1/tool-calls/:callId/events', async (req, res) => {
-    const { call, snapshot } = await control.find(callerOf(req), req.params.callId);
+    const { call, snapshot } = await control.find(callerOf(res), addressOf(req));
     streamCallEvents(req, res, { hub, call, snapshot, completionOf: (c) => gateway.completionOf(c) });
   });
 
   app.post('/v1/tool-calls/:callId/approval', async (req, res) => {
     const body = ApprovalBody.safeParse(req.body);
     if (!body.success) throw new GatewayRejection('INVALID_ARGUMENTS', 'The body must be {"approved": true} or {"approved": false}');
-    const answer = await control.approve(callerOf(req), req.params.callId, body.data.approved);
+    const answer = await control.approve(callerOf(res), addressOf(req), body.data.approved);
     if (answer.kind === 'finished') res.json(answer.envelope);
     else res.status(202).json(answer.view);
   });
 
   app.post('/v1/tool-calls/:callId/cancel', async (req, res) => {
-    const answer = await control.cancel(callerOf(req), req.params.callId);
+    const answer = await control.cancel(callerOf(res), addressOf(req));
     if (answer.kind === 'requested') res.status(202).json({ status: 'cancel_requested', cancellable: answer.cancellable, ...answer.call });
     else res.json(answer.envelope);
   });
 
   app.use((req, res) => {
-    sendError(res, errorEnvelope('INVALID_ARGUMENTS', `No route ${req.method} ${req.path}`, newTraceId()), 404);
+    sendError(res, errorEnvelope('INVALID_ARGUMENTS', `No route ${req.method} ${req.path.slice(0, 200)}`, newTraceId()), 404);
   });
 
   // The one place errors become HTTP answers.
@@ -120,6 +147,7 @@ function sendOutcome(res: Response, outcome: SubmitOutcome, callPath: (callId: s
       res.status(202).location(callPath(outcome.call.call_id)).json(outcome.ack);
       return;
     case 'rejected':
+    case 'unknown':
       sendError(res, outcome.envelope, outcome.httpStatus, outcome.retryAfterMs);
   }
 }
@@ -134,6 +162,7 @@ function describeHttpError(error: unknown): { code: ErrorCode; message: string; 
   if (error instanceof GatewayRejection) {
     return { code: error.code, message: error.message, status: error.httpStatus, ...(error.retryAfterMs ? { retryAfterMs: error.retryAfterMs } : {}) };
   }
+  if (isShutdown(error)) return { code: 'BACKEND_UNAVAILABLE', message: 'Holdline is restarting; ask again shortly', status: 503, retryAfterMs: 1_000 };
   // body-parser's errors carry a `type` and an HTTP status.
   const type = (error as { type?: unknown }).type;
   if (type === 'entity.too.large') return { code: 'INVALID_ARGUMENTS', message: 'The request body is too large', status: 413 };

@@ -58,7 +58,8 @@ export function streamCallEvents(req: Request, res: Response, { hub, call, snaps
   });
 
   if (snapshot.closed) {
-    void completionOf(call).then(finish);
+    // A completion rejects only when this process stops waiting: end the stream without a verdict.
+    completionOf(call).then(finish, () => res.end());
     return;
   }
   if (snapshot.progress) send({ type: 'tool_call.progress', ...call, progress: snapshot.progress });

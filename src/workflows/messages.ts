@@ -12,6 +12,8 @@ export interface ApprovalDecision {
   approved: boolean;
   /** The user who decided, from their token. */
   decidedBy: string;
+  /** `owner`: the user who made the call; `approver`: someone holding the approver scope. */
+  decidedAs?: 'owner' | 'approver';
 }
 
 /** The user's answer to a tool that needs approval; only the first one counts. */

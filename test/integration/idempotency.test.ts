@@ -67,7 +67,7 @@ describe('idempotency', () => {
     const globex = await h.call('lookup_order', { order_id: 'G-2001' }, { key, token: await h.token({ tenant: 'globex' }) });
     expect(acme.body.status).toBe('ok');
     expect(globex.body.status).toBe('ok');
-    expect(globex.body.workflow_id).toBe(`globex/${key}`);
+    expect(globex.body.workflow_id).toBe(`globex/alice/${key}`);
     const fromOtherTenant = await h.get(`/v1/tool-calls/${key}`, await h.token({ tenant: 'globex' }));
     expect(fromOtherTenant.body.data.order_id).toBe('G-2001');
   });

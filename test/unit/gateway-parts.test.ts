@@ -94,8 +94,18 @@ describe('circuit breaker', () => {
   function breaker(probe: () => Promise<void>) {
     let now = 0;
     const states: BreakerState[] = [];
-    const b = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 1_000, probe, onStateChange: (s) => states.push(s), now: () => now });
-    return { b, states, advance: (ms: number) => (now += ms) };
+    let dice = 0;
+    const b = new CircuitBreaker({
+      failureThreshold: 2,
+      cooldownMs: 1_000,
+      recoveryRampMs: 1_000,
+      minRecoveryShare: 0.1,
+      probe,
+      onStateChange: (s) => states.push(s),
+      now: () => now,
+      random: () => dice,
+    });
+    return { b, states, advance: (ms: number) => (now += ms), roll: (value: number) => (dice = value) };
   }
 
   it('opens after consecutive failures and fails fast until the cooldown', async () => {
@@ -107,7 +117,7 @@ describe('circuit breaker', () => {
     await expect(b.admit()).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
   });
 
-  it('closes after a successful probe, and stays open when the probe fails', async () => {
+  it('recovers after a successful probe, and stays open when the probe fails', async () => {
     let healthy = false;
     const { b, states, advance } = breaker(async () => {
       if (!healthy) throw new Error('down');
@@ -120,7 +130,42 @@ describe('circuit breaker', () => {
     healthy = true;
     advance(1_000);
     await expect(b.admit()).resolves.toBeUndefined();
-    expect(states).toEqual(['open', 'half_open', 'open', 'half_open', 'closed']);
+    expect(states).toEqual(['open', 'half_open', 'open', 'half_open', 'recovering']);
+    advance(1_000);
+    expect(b.state).toBe('closed');
+  });
+
+  it('admits traffic gradually after recovery instead of releasing every caller at once', async () => {
+    const { b, advance, roll } = breaker(async () => undefined);
+    b.recordFailure();
+    b.recordFailure();
+    advance(1_000);
+    roll(0);
+    await b.admit(); // the probe's own caller
+    expect(b.state).toBe('recovering');
+    const admittedAt = async (share: number) => {
+      roll(share);
+      return b.admit().then(
+        () => true,
+        () => false,
+      );
+    };
+    // At the start of the ramp about 10% get in; half-way about 55%; at the end all of them.
+    expect(await admittedAt(0.05)).toBe(true);
+    expect(await admittedAt(0.5)).toBe(false);
+    advance(500);
+    expect(await admittedAt(0.5)).toBe(true);
+    expect(await admittedAt(0.6)).toBe(false);
+    advance(500);
+    expect(await admittedAt(0.99)).toBe(true);
+    expect(b.state).toBe('closed');
+  });
+
+  it('a rejected caller is told when to retry', async () => {
+    const { b } = breaker(async () => undefined);
+    b.recordFailure();
+    b.recordFailure();
+    await expect(b.admit()).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', retryAfterMs: 1_000 });
   });
 
   it('a success resets the failure count', () => {
