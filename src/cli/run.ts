@@ -15,18 +15,18 @@ export async function runRole(role: Role): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL, { role });
-  let running;
-  try {
-    running = await startHoldline(role, config, logger);
-  } catch (error) {
-    logger.fatal({ err: error }, `Holdline could not start: ${(error as Error).message}`);
-    process.exit(1);
-  }
-  printBanner(role, running, config.TEMPORAL_NAMESPACE);
 
   // Ctrl-C reaches every process of the group, so npm and tsx may pass the same
   // signal on again: only a signal well after the first one forces the exit.
+  // Handlers go in before start-up, so a signal while starting stops what has
+  // started (the embedded dev server included) instead of orphaning it.
+  let running: RunningHoldline | undefined;
   let stoppingSince: number | undefined;
+  const stopNow = async () => {
+    await running!.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
   const shutdown = async (signal: string) => {
     if (stoppingSince !== undefined) {
       if (Date.now() - stoppingSince < 2_000) return;
@@ -34,13 +34,20 @@ export async function runRole(role: Role): Promise<void> {
       process.exit(130);
     }
     stoppingSince = Date.now();
-    logger.info({ signal }, 'stopping');
-    await running.stop();
-    logger.info('stopped');
-    process.exit(0);
+    logger.info({ signal }, running ? 'stopping' : 'stopping once start-up ends (signal again to exit now)');
+    if (running) await stopNow();
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    running = await startHoldline(role, config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, `Holdline could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  if (stoppingSince !== undefined) return stopNow();
+  printBanner(role, running, config.TEMPORAL_NAMESPACE);
 }
 
 function printBanner(role: Role, running: RunningHoldline, namespace: string): void {
@@ -51,6 +58,11 @@ function printBanner(role: Role, running: RunningHoldline, namespace: string): v
     lines.push(`  Realtime:     ${apiUrl.replace(/^http/, 'ws')}/v1/realtime   (model: ${model})`);
   }
   lines.push(`  Temporal:     ${temporalAddress} (namespace ${namespace})`);
+  if (!running.temporalReachable) {
+    lines.push(`  !! Temporal is not reachable yet at ${temporalAddress}. Holdline keeps trying:`);
+    if (running.worker) lines.push('     the worker connects and starts polling as soon as Temporal answers;');
+    if (apiUrl) lines.push('     until then tool calls answer 503 BACKEND_UNAVAILABLE and /readyz answers 503.');
+  }
   if (temporalUiUrl) lines.push(`  Temporal UI:  ${temporalUiUrl}/namespaces/${namespace}/workflows`);
   if (apiUrl) {
     lines.push(

@@ -1,5 +1,4 @@
 import { join, resolve } from 'node:path';
-import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createSupportTools, OrderStore } from '../activities';
 import { readOrder } from '../activities/support';
@@ -14,7 +13,7 @@ import type { Config } from './config';
 import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
-import { createToolWorker } from './worker';
+import { bundleToolWorkflows, createToolWorker, superviseWorker, type SupervisedWorker } from './worker';
 
 export type Role = 'all' | 'server' | 'worker';
 
@@ -22,6 +21,14 @@ export interface RunningHoldline {
   apiUrl?: string;
   temporalAddress: string;
   temporalUiUrl?: string | null;
+  /**
+   * Whether Temporal answered at start. When it did not, every role runs
+   * anyway: the server answers BACKEND_UNAVAILABLE and reports not ready, the
+   * worker keeps trying to connect and polls once Temporal is there.
+   */
+  temporalReachable: boolean;
+  /** The worker and its connection loop, in the `all` and `worker` roles. */
+  worker?: SupervisedWorker;
   /** Which realtime model sessions talk to. */
   model?: string;
   /** Stops everything this process started, the dev server last. */
@@ -43,7 +50,9 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
     }
   };
   try {
-    installTemporalRuntime(logger);
+    // The process stops its worker itself (stop()), so the SDK must not on a signal.
+    const installRuntime = () => installTemporalRuntime(logger, 'WARN', { shutdownSignals: [] });
+    installRuntime();
     const dataDir = resolve(config.HOLDLINE_DATA_DIR);
     let address = config.TEMPORAL_ADDRESS;
     let devServer: DevServer | undefined;
@@ -57,24 +66,24 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
     const store = role === 'server' ? undefined : new OrderStore(join(dataDir, 'orders.sqlite'));
     if (store) stack.push(async () => store.close());
 
-    let worker: Worker | undefined;
-    let native;
+    let worker: SupervisedWorker | undefined;
+    let temporalReachable = true;
     if (role !== 'server') {
-      native = await connectNative(config, address);
-      stack.push(() => native!.close());
-      worker = await createToolWorker({
-        connection: native,
-        namespace: config.TEMPORAL_NAMESPACE,
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        tools: createSupportTools({ store: store!, refundTimings: { stageMs: config.HOLDLINE_REFUND_STAGE_MS } }),
+      const workflowBundle = await bundleToolWorkflows(logger);
+      const tools = createSupportTools({ store: store!, refundTimings: { stageMs: config.HOLDLINE_REFUND_STAGE_MS } });
+      const workerAddress = address;
+      worker = superviseWorker({
+        address: workerAddress,
+        logger: logger.child({ component: 'worker', task_queue: config.TEMPORAL_TASK_QUEUE }),
+        connect: async () => {
+          installRuntime();
+          return connectNative(config, workerAddress);
+        },
+        create: (connection) =>
+          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, workflowBundle }),
       });
-      const running = worker.run();
-      stack.push(async () => {
-        if (worker!.getState() === 'RUNNING') worker!.shutdown();
-        await running;
-      });
-      void running.catch((error: unknown) => logger.fatal({ err: error }, 'the Temporal worker stopped'));
-      logger.info({ task_queue: config.TEMPORAL_TASK_QUEUE }, 'worker polling');
+      stack.push(() => worker!.stop());
+      temporalReachable = await worker.firstAttempt;
     }
 
     let server: HoldlineServer | undefined;
@@ -112,8 +121,18 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
       });
       apiUrl = await server.listen(config.PORT, config.HOST);
       stack.push(() => server!.close());
+      if (!worker) temporalReachable = await server.gateway.calls.ping().then(() => true, () => false);
     }
-    return { ...(apiUrl ? { apiUrl } : {}), ...(modelUrl ? { model: modelUrl } : {}), temporalAddress: address, temporalUiUrl: devServer?.uiUrl, stop };
+    if (!temporalReachable) logger.warn({ address }, 'Temporal is not reachable yet: calls answer BACKEND_UNAVAILABLE until it is; retrying in the background');
+    return {
+      ...(apiUrl ? { apiUrl } : {}),
+      ...(modelUrl ? { model: modelUrl } : {}),
+      ...(worker ? { worker } : {}),
+      temporalAddress: address,
+      temporalUiUrl: devServer?.uiUrl,
+      temporalReachable,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -11,15 +11,25 @@ export function connectionOptions(config: TemporalAuth, address: string) {
   return { address, tls, ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}) };
 }
 
+export interface TemporalRuntimeOptions {
+  /**
+   * Signals on which the SDK shuts its workers down by itself. Default: the
+   * SDK's (SIGINT, SIGTERM, SIGQUIT, SIGUSR2). A process that stops its
+   * workers itself passes `[]`, so a worker never stops behind its back.
+   */
+  shutdownSignals?: NodeJS.Signals[];
+}
+
 /**
  * Routes the Temporal SDK's own logs into the process logger. Must run before
- * the first worker or native connection; while a runtime exists, later calls
- * do nothing (the SDK drops its runtime when the last connection closes).
+ * each native connection: while a runtime exists, later calls do nothing, and
+ * the SDK drops its runtime when the last connection closes or fails to open.
  */
-export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN'): void {
+export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN', options: TemporalRuntimeOptions = {}): void {
   if (Runtime._instance) return;
   const child = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
+    ...(options.shutdownSignals ? { shutdownSignals: options.shutdownSignals } : {}),
     // Forward the native core's logs too, so nothing bypasses the JSON log.
     telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
     logger: new DefaultLogger(level, ({ level: sdkLevel, message, meta }) => {
@@ -30,6 +40,13 @@ export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN')
 }
 
 /**
+ * gRPC-js waits up to 120 s between reconnects to a server that stays down, so
+ * a Temporal that comes back after a long outage would go unnoticed for two
+ * minutes; 5 s at most keeps recovery within a few seconds.
+ */
+const RECONNECT_BACKOFF = { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 5_000 };
+
+/**
  * The gateway's client. It is a gRPC-js connection rather than the worker's
  * native one because the native client retries an unavailable server for
  * ~10 s whatever the deadline, and a caller must hear BACKEND_UNAVAILABLE
@@ -37,7 +54,10 @@ export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN')
  * start-up.
  */
 export function gatewayClient(config: TemporalAuth & Pick<Config, 'TEMPORAL_NAMESPACE'>, address: string): Client {
-  return new Client({ connection: Connection.lazy(connectionOptions(config, address)), namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({
+    connection: Connection.lazy({ ...connectionOptions(config, address), channelArgs: RECONNECT_BACKOFF }),
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
 }
 
 export async function connectNative(config: TemporalAuth, address: string): Promise<NativeConnection> {
