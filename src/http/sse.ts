@@ -5,6 +5,8 @@ import type { CallRef, ProgressHub } from '../gateway';
 import type { CallSnapshot } from '../gateway/temporal-calls';
 
 const KEEPALIVE_MS = 15_000;
+/** A reader this far behind is not reading: end its stream rather than buffer for it without bound. */
+const MAX_UNREAD_BYTES = 256 * 1024;
 
 export interface CallEventStream {
   hub: ProgressHub;
@@ -33,6 +35,10 @@ export function streamCallEvents(req: Request, res: Response, { hub, call, snaps
       const key = JSON.stringify(event.progress);
       if (key === lastProgress) return;
       lastProgress = key;
+    }
+    if (res.writableLength > MAX_UNREAD_BYTES) {
+      res.destroy();
+      return;
     }
     res.write(`event: ${event.type.slice('tool_call.'.length)}\ndata: ${JSON.stringify(event)}\n\n`);
   };
