@@ -11,6 +11,8 @@ const MAX_ISSUES = 5;
  * schema before anything else happens.
  */
 export function checkArguments(spec: ToolSpec, raw: unknown, maxBytes: number): Record<string, unknown> {
+  // Measured without recursion first: JSON.stringify overflows its stack a few thousand levels down.
+  if (typeof raw !== 'string') checkDepth(raw);
   const size = Buffer.byteLength(typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? ''), 'utf8');
   if (size > maxBytes) {
     throw new GatewayRejection('INVALID_ARGUMENTS', `The arguments are ${size} bytes; the limit is ${maxBytes}`, {
@@ -19,6 +21,7 @@ export function checkArguments(spec: ToolSpec, raw: unknown, maxBytes: number): 
     });
   }
   const value = typeof raw === 'string' ? parseJson(raw) : raw ?? {};
+  if (typeof raw === 'string') checkDepth(value);
   const result = spec.input.safeParse(value);
   if (!result.success) {
     throw new GatewayRejection('INVALID_ARGUMENTS', `The arguments do not match ${spec.name}: ${summarize(result.error.issues)}`, {
@@ -26,6 +29,19 @@ export function checkArguments(spec: ToolSpec, raw: unknown, maxBytes: number): 
     });
   }
   return result.data as Record<string, unknown>;
+}
+
+/** Deeper than any tool's schema goes, and far from where a recursive walker (validation, hashing, serialization) overflows. */
+const MAX_DEPTH = 64;
+
+function checkDepth(root: unknown): void {
+  const pending: [unknown, number][] = [[root, 0]];
+  while (pending.length) {
+    const [value, depth] = pending.pop()!;
+    if (!value || typeof value !== 'object') continue;
+    if (depth >= MAX_DEPTH) throw new GatewayRejection('INVALID_ARGUMENTS', `The arguments are nested more than ${MAX_DEPTH} levels deep`);
+    for (const child of Object.values(value)) pending.push([child, depth + 1]);
+  }
 }
 
 function parseJson(text: string): unknown {
