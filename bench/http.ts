@@ -19,15 +19,17 @@ export interface HoldlineHttp {
   result(callId: string, waitMs: number): Promise<HttpAnswer>;
   /** Opens the call's event stream, hands each event over as it arrives, and resolves when the stream ends. */
   events(callId: string, onEvent: (event: StreamEvent) => void, timeoutMs?: number): Promise<void>;
+  /** Closes the pooled connections. */
+  close(): void;
 }
 
 export type StreamEvent = ReceivedEvent;
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
-export function holdlineHttp(baseUrl: string, token: string): HoldlineHttp {
+export function holdlineHttp(baseUrl: string, token: string, options: { maxSockets?: number } = {}): HoldlineHttp {
   const auth = { authorization: `Bearer ${token}` };
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
   const send = (method: string, path: string, headers: Record<string, string>, body?: string, timeoutMs = REQUEST_TIMEOUT_MS) =>
     new Promise<HttpAnswer>((resolve, reject) => {
       const req = request(`${baseUrl}${path}`, { method, agent, headers: { ...auth, ...headers }, timeout: timeoutMs }, (res) => {
@@ -53,6 +55,7 @@ export function holdlineHttp(baseUrl: string, token: string): HoldlineHttp {
       if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}: ${await response.text()}`);
       await parseEventStream(response.body as unknown as AsyncIterable<Uint8Array>, onEvent);
     },
+    close: () => agent.destroy(),
   };
 }
 

@@ -70,15 +70,19 @@ export async function startSessionServer(temporalAddress: string, taskQueue: str
 }
 
 /** One timed call: when the model's function call completed, when the client heard `accepted`, and the terminal event. */
-interface CallTiming {
+export interface CallTiming {
   functionCallAt: number;
   acceptedAt?: number;
   terminalAt?: number;
   terminal?: string;
+  /** Terminal events received for the call: one, unless a result was delivered twice. */
+  terminals?: number;
+  /** The call's workflow id, from `tool_call.accepted`. */
+  workflowId?: string;
 }
 
 /** A realtime client that says one line at a time and times each call. */
-class BenchSession {
+export class BenchSession {
   private responding = false;
   private lastEventAt = 0;
   readonly calls = new Map<string, CallTiming>();
@@ -94,9 +98,10 @@ class BenchSession {
       else if (event.type === 'response.function_call_arguments.done') this.calls.set(event.call_id, { functionCallAt: now });
       else if (event.type === 'tool_call.accepted') {
         const call = this.calls.get(event.call_id);
-        if (call) call.acceptedAt = now;
+        if (call) Object.assign(call, { acceptedAt: now, workflowId: event.workflow_id });
       } else if (['tool_call.completed', 'tool_call.failed', 'tool_call.cancelled'].includes(event.type)) {
         const call = this.calls.get(event.call_id);
+        if (call) call.terminals = (call.terminals ?? 0) + 1;
         if (call && call.terminalAt === undefined) Object.assign(call, { terminalAt: now, terminal: event.type });
       }
       for (const wake of [...this.waiters]) wake();
