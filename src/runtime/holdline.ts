@@ -123,7 +123,9 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
       stack.push(() => server!.close());
       if (!worker) temporalReachable = await server.gateway.calls.ping().then(() => true, () => false);
     }
-    if (!temporalReachable) logger.warn({ address }, 'Temporal is not reachable yet: calls answer BACKEND_UNAVAILABLE until it is; retrying in the background');
+    if (!temporalReachable) {
+      logger.warn({ address }, server ? 'Temporal is not reachable yet: calls answer BACKEND_UNAVAILABLE until it is' : 'Temporal is not reachable yet: the worker keeps trying');
+    }
     return {
       ...(apiUrl ? { apiUrl } : {}),
       ...(modelUrl ? { model: modelUrl } : {}),

@@ -34,10 +34,43 @@ export function installTemporalRuntime(logger: Logger, level: LogLevel = 'WARN',
     telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } },
     logger: new DefaultLogger(level, ({ level: sdkLevel, message, meta }) => {
       const method = sdkLevel === 'ERROR' ? 'error' : sdkLevel === 'WARN' ? 'warn' : sdkLevel === 'INFO' ? 'info' : 'debug';
-      child[method](meta ?? {}, message);
+      const suppressed = retryLogs.admit(message, meta);
+      if (suppressed === false) return;
+      child[method]({ ...meta, ...(suppressed ? { suppressed_since_last: suppressed } : {}) }, message);
     }),
   });
 }
+
+/**
+ * While Temporal is down, each of a worker's pollers logs every retry ("gRPC
+ * call poll_activity_task_queue retried 7 times"): about two warn lines a
+ * second for as long as the outage lasts. One line per call per interval says
+ * the same; the next line counts the ones left out.
+ */
+export class RetryLogThrottle {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** false: drop this line; otherwise how many lines like it were dropped since the last one shown. */
+  admit(message: string, meta: Record<string, unknown> | undefined): number | false {
+    if (meta?.target !== 'temporalio_client::retry') return 0;
+    const key = message.replace(/\d+/g, '#');
+    const seen = this.last.get(key);
+    const now = this.now();
+    if (seen && now - seen.at < this.intervalMs) {
+      seen.suppressed++;
+      return false;
+    }
+    this.last.set(key, { at: now, suppressed: 0 });
+    return seen?.suppressed ?? 0;
+  }
+}
+
+const retryLogs = new RetryLogThrottle();
 
 /**
  * gRPC-js waits up to 120 s between reconnects to a server that stays down, so
