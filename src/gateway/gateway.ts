@@ -244,7 +244,7 @@ export class Gateway {
         throw error;
       }
       this.breaker.recordFailure();
-      return this.afterLostStart(call, release, undo);
+      return this.afterLostStart(call, release, undo, error);
     }
     if (started.kind === 'started') return { kind: 'started', release, fingerprint: call.fingerprint, trace_id: call.traceId };
     undo();
@@ -254,12 +254,15 @@ export class Gateway {
   /**
    * The start's answer was lost: it may or may not have reached Temporal.
    * Ask by workflow id before saying anything; if Temporal cannot say either,
-   * the outcome is unknown — never reported as a failure.
+   * the outcome of a tool with side effects is unknown — never reported as a
+   * failure.
    */
-  private async afterLostStart(call: PreparedCall, release: () => void, undo: () => void): Promise<Placed> {
+  private async afterLostStart(call: PreparedCall, release: () => void, undo: () => void, lost: unknown): Promise<Placed> {
     const found = await this.options.calls.snapshot(call.workflowId).catch(() => 'unanswered' as const);
     if (found === 'unanswered' || found === undefined) {
       undo();
+      // A read tool that may have started is harmless to run again: answer as unavailable (its fallback may answer).
+      if (call.spec.sideEffect === 'read') throw lost;
       this.options.logger.warn({ ...call.context }, 'a start may or may not have reached Temporal; the call is reported as unknown, not failed');
       return { kind: 'unknown' };
     }
