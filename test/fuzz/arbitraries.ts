@@ -81,6 +81,14 @@ export const nearMissArguments: fc.Arbitrary<Record<string, unknown>> = fc
     return args;
   });
 
+/** Arguments each tool accepts, so that some fuzzed calls pass every check and start. */
+export const VALID_ARGUMENTS: Readonly<Record<string, fc.Arbitrary<Record<string, unknown>>>> = {
+  lookup_order: fc.record({ order_id: fc.constantFrom('A-1001', 'A-1002', 'B-2002', 'G-2001', 'ZZ-404404') }),
+  sleepy_tool: fc.record({ label: nastyString, ms: fc.integer({ min: 1, max: 30 }) }),
+  flaky_tool: fc.record({ label: nastyString, failures: fc.constant(0) }),
+  broken_tool: fc.constant({}),
+};
+
 /** What a caller sends as `arguments`: an object, the JSON text a model emits, or anything else. */
 export const nastyArguments: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: nearMissArguments },
@@ -126,10 +134,10 @@ export const VALID_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** A realtime frame: valid events, near misses, unknown types, and raw garbage. */
 export const frames: fc.Arbitrary<string> = fc.oneof(
-  { weight: 3, arbitrary: nastyValue.map((value) => JSON.stringify(value) ?? 'undefined') },
-  { weight: 3, arbitrary: fc.record({ type: fc.constantFrom('response.function_call_arguments.done', 'response.output_item.done', 'response.created', 'response.done', 'input_audio_buffer.speech_started', 'tool_call.approve', 'response.cancel', 'session.update', 'constructor', '__proto__', 'toString'), call_id: nastyValue, name: nastyValue, arguments: nastyValue, item: nastyValue, response: nastyValue, approved: nastyValue, session: nastyValue, event_id: nastyValue }, { requiredKeys: ['type'] }).map((event) => JSON.stringify(event)) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constantFrom('response.output_item.done'), item: fc.record({ type: fc.constantFrom('function_call', 'message'), call_id: nastyValue, name: nastyValue, arguments: nastyValue }, { requiredKeys: ['type'] }) }).map((event) => JSON.stringify(event)) },
-  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 1, max: 100_000 }), fc.boolean()).map(([depth, arrays]) => `{"type":"session.update","session":{"nested":${deepJsonText(depth, arrays)}}}`) },
-  { weight: 1, arbitrary: nastyString },
-  { weight: 1, arbitrary: fc.constantFrom('', '{', '[]', 'null', '{"type":1}', '{"type":"__proto__","__proto__":{"type":"x"}}', '{"__proto__":{"type":"response.cancel"}}', '{"type":"tool_call.approve","call_id":"c","approved":true,"extra":1}') },
+  { weight: 6, arbitrary: nastyValue.map((value) => JSON.stringify(value) ?? 'undefined') },
+  { weight: 6, arbitrary: fc.record({ type: fc.constantFrom('response.function_call_arguments.done', 'response.output_item.done', 'response.created', 'response.done', 'input_audio_buffer.speech_started', 'tool_call.approve', 'response.cancel', 'session.update', 'constructor', '__proto__', 'toString'), call_id: nastyValue, name: nastyValue, arguments: nastyValue, item: nastyValue, response: nastyValue, approved: nastyValue, session: nastyValue, event_id: nastyValue }, { requiredKeys: ['type'] }).map((event) => JSON.stringify(event)) },
+  { weight: 4, arbitrary: fc.record({ type: fc.constantFrom('response.output_item.done'), item: fc.record({ type: fc.constantFrom('function_call', 'message'), call_id: nastyValue, name: nastyValue, arguments: nastyValue }, { requiredKeys: ['type'] }) }).map((event) => JSON.stringify(event)) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(10, 100, 1_000, 5_000, 20_000), fc.boolean()).map(([depth, arrays]) => `{"type":"session.update","session":{"nested":${deepJsonText(depth, arrays)}}}`) },
+  { weight: 2, arbitrary: nastyString },
+  { weight: 2, arbitrary: fc.constantFrom('', '{', '[]', 'null', '{"type":1}', '{"type":"__proto__","__proto__":{"type":"x"}}', '{"__proto__":{"type":"response.cancel"}}', '{"type":"tool_call.approve","call_id":"c","approved":true,"extra":1}') },
 );

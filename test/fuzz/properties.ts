@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { AcceptedEnvelopeSchema, ErrorEnvelopeSchema, ResultEnvelopeSchema } from '../../src/contracts/envelope';
 import { functionCallOf, parseClientEvent, parseModelEvent, type Parsed } from '../../src/session/protocol';
 import { JWT_SECRET, type Harness } from '../support/harness';
-import { deepJsonText, frames, idempotencyKeys, nastyArguments, nastyString, sessionIds, toolNames, VALID_KEY, VALID_SESSION } from './arbitraries';
+import { deepJsonText, frames, idempotencyKeys, nastyArguments, nastyString, sessionIds, toolNames, VALID_ARGUMENTS, VALID_KEY, VALID_SESSION } from './arbitraries';
 
 /**
  * The properties, written once: `npm test` runs them on a short budget
@@ -211,14 +211,21 @@ export interface CallCase {
 }
 
 export function callCases(fuzz: GatewayFuzz): fc.Arbitrary<CallCase> {
-  return fc.record({
-    tool: toolNames(fuzz.registry),
-    args: nastyArguments,
-    // Valid tokens come first in the list: weight them so that some calls pass.
-    token: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 6 }) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: fuzz.tokens.length - 1 }) }),
-    key: idempotencyKeys,
-    session: sessionIds,
-  });
+  const valid = Object.entries(VALID_ARGUMENTS).filter(([tool]) => fuzz.registry.includes(tool));
+  const toolAndArgs = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ tool: toolNames(fuzz.registry), args: nastyArguments }) },
+    // A tool with arguments it accepts, as an object or as the JSON text a model sends.
+    { weight: 1, arbitrary: fc.oneof(...valid.map(([tool, args]) => fc.record({ tool: fc.constant<unknown>(tool), args: fc.oneof(args, args.map((a) => JSON.stringify(a))) }))) },
+  );
+  return fc
+    .record({
+      call: toolAndArgs,
+      // Valid tokens come first in the list: weight them so that some calls pass.
+      token: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 6 }) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: fuzz.tokens.length - 1 }) }),
+      key: idempotencyKeys,
+      session: sessionIds,
+    })
+    .map(({ call, ...rest }) => ({ ...call, ...rest }));
 }
 
 /**
