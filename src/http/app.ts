@@ -26,6 +26,8 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Largest request body accepted; larger bodies get 413 before anything parses them. */
   maxBodyBytes?: number;
+  /** More conditions `/readyz` requires besides Temporal answering, by name (e.g. this process's worker polling). */
+  readiness?: Readonly<Record<string, () => boolean>>;
 }
 
 const ApprovalBody = z.strictObject({ approved: z.boolean() });
@@ -35,7 +37,7 @@ const ToolCallBody = z.object({ tool: z.string(), arguments: z.unknown().optiona
  * The HTTP face of the gateway. Every answer is an envelope (or a view of a
  * running call); errors keep the envelope shape and a fitting status.
  */
-export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024 }: HttpApiOptions): express.Express {
+export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024, readiness = {} }: HttpApiOptions): express.Express {
   const app = express();
   const control = new CallControl(gateway);
   app.disable('x-powered-by');
@@ -49,12 +51,13 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024 }
   });
 
   app.get('/readyz', async (_req, res) => {
-    try {
-      await gateway.calls.ping();
-      res.json({ status: 'ready', temporal: 'ok', breaker: gateway.breaker.state });
-    } catch {
-      res.status(503).json({ status: 'not_ready', temporal: 'unreachable', breaker: gateway.breaker.state });
-    }
+    const temporal = await gateway.calls.ping().then(
+      () => 'ok',
+      () => 'unreachable',
+    );
+    const checks = Object.fromEntries(Object.entries(readiness).map(([name, check]) => [name, check() ? 'ok' : 'not_ready']));
+    const ready = temporal === 'ok' && Object.values(checks).every((state) => state === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', temporal, breaker: gateway.breaker.state, ...checks });
   });
 
   app.get('/metrics', async (_req, res) => {
