@@ -11,6 +11,8 @@ export interface RefundTimings {
   stageMs: number;
   /** How often progress is reported while a stage runs. */
   progressEveryMs: number;
+  /** How a stage that must not be cancelled waits. Default: a timer; tests pass one that interleaves attempts. */
+  pause?: (ms: number) => Promise<void>;
 }
 
 export const DEFAULT_REFUND_TIMINGS: RefundTimings = { stageMs: 1_000, progressEveryMs: 200 };
@@ -111,6 +113,6 @@ async function stage(ctx: ToolContext, timings: RefundTimings, s: Stage): Promis
     ctx.progress({ stage: s.stage, pct: Math.round(s.from + ((s.to - s.from) * tick) / ticks), message: s.message });
     const wait = Math.min(timings.progressEveryMs, total - tick * timings.progressEveryMs);
     // ctx.sleep throws once the call is cancelled; a plain delay does not.
-    await (s.cancellable ? ctx.sleep(wait) : delay(wait));
+    await (s.cancellable ? ctx.sleep(wait) : (timings.pause ?? delay)(wait));
   }
 }
