@@ -27,7 +27,7 @@ export interface ExecutionPlan {
    * The tool can finish a side effect an earlier attempt started. When the call
    * would end in an error after an attempt whose outcome is unknown, the
    * workflow runs one more, non-cancellable settle attempt (`settling` in its
-   * meta), which may take up to `timeoutMs` more. Absent in calls started
+   * meta), which lasts at most `attemptTimeoutMs` more. Absent in calls started
    * before the option existed.
    */
   settles?: boolean;

@@ -161,12 +161,13 @@ async function attemptUntilDone(input: ToolCallInput, context: EnvelopeExtras, s
 /**
  * One settle attempt, shielded from the call's cancellation: the tool records
  * what an earlier attempt committed (an ok envelope), or says nothing was
- * committed (undefined: the call ends as it would have). It may wait up to
- * `timeoutMs` for a worker, retrying on the way; it never starts new work.
+ * committed (undefined: the call ends as it would have). Waiting for a worker
+ * and retrying included, it lasts at most `attemptTimeoutMs`: one attempt more
+ * than the budget, which the workflow's execution timeout allows for.
  */
 async function settle(input: ToolCallInput, context: EnvelopeExtras, seen: AttemptLog): Promise<ResultEnvelope | undefined> {
   const { plan } = input;
-  const activity = activityFor(input.tool, plan, { startToCloseMs: plan.attemptTimeoutMs, scheduleToCloseMs: plan.timeoutMs, retryUntilClosed: true });
+  const activity = activityFor(input.tool, plan, { startToCloseMs: plan.attemptTimeoutMs, scheduleToCloseMs: plan.attemptTimeoutMs, retryUntilClosed: true });
   const attempts = seen.attempts + 1;
   try {
     const data = await CancellationScope.nonCancellable(() => activity(input.arguments, { ...metaOf(input), settling: true }));
@@ -187,7 +188,7 @@ interface AttemptTimeouts {
 }
 
 function activityFor(tool: string, plan: ExecutionPlan, timeouts: AttemptTimeouts): ToolActivity {
-  // One attempt per activity: the loop above owns retries.
+  // One attempt per activity (the loop above owns retries), except a settle attempt: it only finishes, so Temporal may repeat it.
   const retry = timeouts.retryUntilClosed
     ? {
         initialInterval: plan.retry.initialIntervalMs,
