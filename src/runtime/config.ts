@@ -44,6 +44,9 @@ export const ConfigSchema = z.object({
   HOLDLINE_SPOKEN_PROGRESS_MS: positiveInt(8_000),
   HOLDLINE_RESUME_WINDOW_MS: positiveInt(120_000),
   HOLDLINE_MAX_FRAME_BYTES: positiveInt(1_048_576),
+  HOLDLINE_WS_PING_MS: positiveInt(15_000),
+  HOLDLINE_WS_MAX_BUFFERED_BYTES: positiveInt(4_194_304),
+  HOLDLINE_MAX_SESSIONS_PER_USER: positiveInt(10),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;

@@ -117,6 +117,9 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
           spokenProgressEveryMs: config.HOLDLINE_SPOKEN_PROGRESS_MS,
           resumeWindowMs: config.HOLDLINE_RESUME_WINDOW_MS,
           maxFrameBytes: config.HOLDLINE_MAX_FRAME_BYTES,
+          pingMs: config.HOLDLINE_WS_PING_MS,
+          maxBufferedBytes: config.HOLDLINE_WS_MAX_BUFFERED_BYTES,
+          maxSessionsPerUser: config.HOLDLINE_MAX_SESSIONS_PER_USER,
         },
       });
       apiUrl = await server.listen(config.PORT, config.HOST);

@@ -9,6 +9,7 @@ import { createHttpApi } from '../http/app';
 import { CallControl } from '../gateway';
 import { attachRealtime } from '../session/realtime-server';
 import { SessionStore } from '../session/session-store';
+import { TemporalSessionRecords } from './session-records';
 import { modelEndpoint, type ModelTarget } from '../session/upstream';
 
 export interface HoldlineServerOptions {
@@ -30,6 +31,12 @@ export interface HoldlineServerOptions {
     spokenProgressEveryMs: number;
     resumeWindowMs: number;
     maxFrameBytes: number;
+    /** Ping interval of client and model sockets; a peer silent for a whole interval is dropped. Default 15 s. */
+    pingMs?: number;
+    /** Bytes queued for a client (or the model) before it is closed as not reading. Default 4 MiB. */
+    maxBufferedBytes?: number;
+    /** Realtime sessions one user may have connected to this server at once. Default 10. */
+    maxSessionsPerUser?: number;
   };
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process, as in tests. */
   processMetrics?: boolean;
@@ -67,10 +74,16 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   const app = createHttpApi({ gateway, hub, logger: options.logger });
   const http = createServer(app);
   http.keepAliveTimeout = 65_000;
+  const records = new TemporalSessionRecords(options.client, {
+    taskQueue: options.taskQueue,
+    requestTimeoutMs: options.backendTimeoutMs,
+    resumeWindowMs: options.realtime.resumeWindowMs,
+    logger: options.logger,
+  });
   const sessions = new SessionStore(
-    { gateway, control: new CallControl(gateway), hub, logger: options.logger, spokenProgressEveryMs: options.realtime.spokenProgressEveryMs },
-    options.client,
-    options.realtime.resumeWindowMs,
+    { gateway, control: new CallControl(gateway), hub, logger: options.logger, spokenProgressEveryMs: options.realtime.spokenProgressEveryMs, records },
+    records,
+    { resumeWindowMs: options.realtime.resumeWindowMs, maxSessionsPerUser: options.realtime.maxSessionsPerUser ?? 10 },
   );
   const realtime = attachRealtime({
     http,
@@ -79,6 +92,9 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     logger: options.logger,
     modelEndpoint: (sidebandCallId) => modelEndpoint(options.realtime.model, sidebandCallId),
     maxFrameBytes: options.realtime.maxFrameBytes,
+    records,
+    pingMs: options.realtime.pingMs ?? 15_000,
+    maxBufferedBytes: options.realtime.maxBufferedBytes ?? 4 * 1024 * 1024,
   });
 
   let closed = false;
@@ -99,7 +115,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     close: async () => {
       if (closed) return;
       closed = true;
-      realtime.close();
+      await realtime.close();
       hub.close();
       await calls.close();
       await new Promise<void>((resolve) => {

@@ -7,6 +7,8 @@
  *   "call <tool> with <json>"           → exactly that call, valid or not (for demos and tests)
  * Several in one message become several calls in one response, in order.
  * "hang up" makes the model drop the connection (to test that path).
+ * "stream 400 frames of 32 KB" makes it answer with that much audio at once
+ * (to test a client that stops reading).
  */
 export interface PlannedCall {
   name: string;
@@ -56,3 +58,10 @@ export function planCalls(text: string): PlannedCall[] {
 }
 
 export const wantsHangUp = (text: string): boolean => /\bhang\s*up\b/i.test(text);
+
+/** "stream <n> frames of <k> KB": a burst of audio deltas, bounded so a typo cannot exhaust memory. */
+export function wantsStream(text: string): { frames: number; bytes: number } | undefined {
+  const match = /\bstream\s+(\d{1,5})\s+frames?\s+of\s+(\d{1,4})\s*KB\b/i.exec(text);
+  if (!match) return undefined;
+  return { frames: Math.min(Number(match[1]), 10_000), bytes: Math.min(Number(match[2]), 1_024) * 1024 };
+}

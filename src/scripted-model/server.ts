@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
 import WebSocket, { WebSocketServer } from 'ws';
-import { planCalls, wantsHangUp, type PlannedCall } from './rules';
+import { planCalls, wantsHangUp, wantsStream, type PlannedCall } from './rules';
 import { HELP, speakEnvelope, speakProgress } from './speech';
 
 /**
@@ -11,7 +11,9 @@ import { HELP, speakEnvelope, speakProgress } from './speech';
  * and the tests run Holdline's real code path. It answers text, not audio:
  * a user message becomes function calls by the rules in rules.ts, a tool
  * result becomes a short spoken-style answer. `?call_id=` joins an existing
- * conversation, as OpenAI's sideband connections do.
+ * conversation, as OpenAI's sideband connections do, and is refused with 404
+ * when no such conversation is open; a connection without it starts one, whose
+ * id is `session.created`'s `session.id`.
  */
 export interface ScriptedModelOptions {
   port?: number;
@@ -20,6 +22,10 @@ export interface ScriptedModelOptions {
   speakMs?: number;
   /** Send every function call's events twice, as a flaky network might. */
   repeatFunctionCalls?: boolean;
+  /** Hold every WebSocket handshake this long before answering it, as a slow provider would. */
+  handshakeDelayMs?: number;
+  /** Answer pings (default true); false plays a model whose connection went half-open. */
+  answerPings?: boolean;
 }
 
 export interface ScriptedModel {
@@ -27,6 +33,8 @@ export interface ScriptedModel {
   /** Every client event received, in order, for tests to inspect. */
   received: Record<string, unknown>[];
   connections(): number;
+  /** WebSocket handshakes begun, and answered (accepted or refused). */
+  handshakes(): { begun: number; answered: number };
   close(): Promise<void>;
 }
 
@@ -50,7 +58,23 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
   const speakMs = options.speakMs ?? 50;
   const conversations = new Map<string, Conversation>();
   const received: Record<string, unknown>[] = [];
-  const wss = new WebSocketServer({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  const handshakes = { begun: 0, answered: 0 };
+  const wss = new WebSocketServer({
+    port: options.port ?? 0,
+    host: options.host ?? '127.0.0.1',
+    autoPong: options.answerPings ?? true,
+    verifyClient: (info, done) => {
+      handshakes.begun++;
+      const callId = new URL(info.req.url ?? '/', 'ws://model').searchParams.get('call_id');
+      const answer = () => {
+        handshakes.answered++;
+        if (callId !== null && !conversations.has(callId)) done(false, 404, 'No such call');
+        else done(true);
+      };
+      if (options.handshakeDelayMs) setTimeout(answer, options.handshakeDelayMs);
+      else answer();
+    },
+  });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
 
   wss.on('connection', (socket, request) => {
@@ -113,6 +137,8 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
       for (const s of conversation.sockets) s.terminate();
       return;
     }
+    const stream = userText !== undefined ? wantsStream(userText) : undefined;
+    if (stream) return streamAudio(conversation, responseId, stream.frames, stream.bytes);
     const calls = userText !== undefined ? planCalls(userText) : [];
     if (calls.length) return functionCalls(conversation, responseId, calls);
     speak(conversation, responseId, userText !== undefined ? HELP : answerTo(conversation, last));
@@ -144,6 +170,16 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     conversation.broadcast({ type: 'response.done', event_id: '', response: { id: responseId, object: 'realtime.response', status: 'completed', output: output as never } });
   }
 
+  /** A burst of audio deltas, sent at once: what a model streaming speech looks like to a client that stops reading. */
+  function streamAudio(conversation: Conversation, responseId: string, frames: number, bytes: number): void {
+    const itemId = id('item');
+    const delta = 'A'.repeat(bytes);
+    for (let i = 0; i < frames; i++) {
+      conversation.broadcast({ type: 'response.output_audio.delta', event_id: '', response_id: responseId, item_id: itemId, output_index: 0, content_index: 0, delta });
+    }
+    conversation.broadcast({ type: 'response.done', event_id: '', response: { id: responseId, object: 'realtime.response', status: 'completed', output: [] } });
+  }
+
   /** A text answer that takes `speakMs` to "say"; barge-in or response.cancel cuts it short. */
   function speak(conversation: Conversation, responseId: string, text: string): void {
     const item: Item = { id: id('item'), type: 'message', role: 'assistant', status: 'in_progress', content: [{ type: 'output_text', text }] };
@@ -168,6 +204,7 @@ export async function startScriptedModel(options: ScriptedModelOptions = {}): Pr
     url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
     received,
     connections: () => wss.clients.size,
+    handshakes: () => ({ ...handshakes }),
     close: () =>
       new Promise((resolve) => {
         for (const client of wss.clients) client.terminate();

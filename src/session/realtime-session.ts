@@ -14,6 +14,7 @@ import {
   type ModelCommand,
   type ToolCallApprove,
 } from './protocol';
+import type { RestoredCall, SessionRecords } from './records';
 import type { Transport } from './transport';
 
 export interface SessionServices {
@@ -23,9 +24,15 @@ export interface SessionServices {
   logger: Logger;
   /** At most one spoken progress update per this many ms. */
   spokenProgressEveryMs: number;
+  /** Where deliveries are recorded, so a rebuilt session does not announce them again. */
+  records: SessionRecords;
 }
 
-/** A function call this session made, from the model's call id to its durable call. */
+/**
+ * A function call this session made, from the model's call id to its durable
+ * call. `finished` means its one terminal answer is decided (given to the
+ * model, or waiting for the next model connection).
+ */
 interface TrackedCall {
   modelCallId: string;
   tool: string;
@@ -36,10 +43,12 @@ interface TrackedCall {
   unsubscribe?: () => void;
 }
 
-/** A call found again in Temporal when a session is rebuilt after a restart. */
-export interface RestoredCall {
+/** A result the model has not heard yet, for the next model connection. */
+interface PendingNote {
   modelCallId: string;
-  ref: CallRef;
+  /** Recorded in the ledger once given to the model: the call has a workflow a rebuilt session would find. */
+  durable: boolean;
+  text: string;
 }
 
 /**
@@ -57,8 +66,9 @@ export class RealtimeSession {
   /** Client events that found no client; sent on the next connect. */
   private readonly clientBacklog: ToolCallEvent[] = [];
   /** Results that found no model; given to the next model connection. */
-  private readonly modelBacklog: string[] = [];
+  private readonly modelBacklog: PendingNote[] = [];
   private lastSpokenProgressAt = 0;
+  private disposed = false;
   private readonly log: Logger;
 
   constructor(
@@ -83,7 +93,7 @@ export class RealtimeSession {
     model.send(this.sessionUpdate({}));
     for (const event of this.clientBacklog.splice(0)) client.send(event);
     const notes = this.modelBacklog.splice(0);
-    for (const note of notes) model.send(modelCommands.systemNote(note));
+    for (const note of notes) this.noteToModel(note);
     if (notes.length) this.turns.requestResponse();
     this.log.info({ resumed }, 'realtime session connected');
   }
@@ -155,19 +165,25 @@ export class RealtimeSession {
     }
   }
 
-  /** Takes up calls found in Temporal after this server restarted. */
-  restore(calls: readonly RestoredCall[]): void {
+  /**
+   * Takes up calls found in Temporal after this server restarted. A call whose
+   * result the model already has (`delivered`, from the ledger) is remembered,
+   * so a repeat of it is ignored, but never announced again.
+   */
+  restore(calls: readonly RestoredCall[], delivered: ReadonlySet<string>): void {
     for (const { modelCallId, ref } of calls) {
       if (this.calls.has(modelCallId)) continue;
       const spec = this.services.gateway.registry.get(ref.tool);
-      const tracked: TrackedCall = { modelCallId, tool: ref.tool, ref, cancellable: spec?.cancellable ?? false, cancelRequested: false, finished: false };
+      const finished = delivered.has(modelCallId);
+      const tracked: TrackedCall = { modelCallId, tool: ref.tool, ref, cancellable: spec?.cancellable ?? false, cancelRequested: false, finished };
       this.calls.set(modelCallId, tracked);
-      this.follow(tracked, ref, this.services.gateway.completionOf(ref));
+      if (!finished) this.follow(tracked, ref, this.services.gateway.completionOf(ref));
     }
   }
 
   /** Stops following calls; they go on in Temporal. */
   dispose(): void {
+    this.disposed = true;
     for (const call of this.calls.values()) call.unsubscribe?.();
   }
 
@@ -198,6 +214,8 @@ export class RealtimeSession {
       tracked.finished = true;
       this.toClient({ type: 'tool_call.accepted', ...fields, message: 'Completed within its ack window' });
       this.toModel(modelCommands.functionOutput(call.callId, outcome.envelope));
+      // A rebuilt session finds this closed call in Temporal: the ledger says the model has it.
+      if (outcome.call.workflow_id) this.services.records.recordDelivery(this.id, this.principal, call.callId);
       this.turns.requestResponse();
       this.toClient(terminalEventOf(fields, outcome.envelope));
       return;
@@ -233,7 +251,8 @@ export class RealtimeSession {
   }
 
   private deliverFinal(tracked: TrackedCall, ref: CallRef, envelope: ResultEnvelope): void {
-    if (tracked.finished) return;
+    // After dispose another server (or a rebuild) speaks for the session and delivers the result.
+    if (tracked.finished || this.disposed) return;
     tracked.finished = true;
     tracked.unsubscribe?.();
     this.toClient(terminalEventOf(this.fieldsOf(tracked, ref), envelope));
@@ -244,13 +263,19 @@ export class RealtimeSession {
         : envelope.status === 'ok'
           ? 'completed_before_cancel'
           : undefined;
-    const note = resultNote(tracked.tool, tracked.modelCallId, envelope, cancel);
-    if (!this.model) {
+    const note: PendingNote = { modelCallId: tracked.modelCallId, durable: ref.workflow_id !== '', text: resultNote(tracked.tool, tracked.modelCallId, envelope, cancel) };
+    if (!this.model?.isOpen) {
       this.modelBacklog.push(note);
       return;
     }
-    this.model.send(modelCommands.systemNote(note));
+    this.noteToModel(note);
     this.turns.requestResponse();
+  }
+
+  /** Gives the model a result, then records that it has it: a crash in between repeats it, never loses it. */
+  private noteToModel(note: PendingNote): void {
+    this.model?.send(modelCommands.systemNote(note.text));
+    if (note.durable) this.services.records.recordDelivery(this.id, this.principal, note.modelCallId);
   }
 
   /** The user spoke over the model, or the client cancelled the response: stop what may stop. */

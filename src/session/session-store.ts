@@ -1,89 +1,168 @@
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import type { Principal } from '../gateway';
-import { GatewayRejection, parseWorkflowId, realtimeKeyPrefix } from '../gateway';
-import type { CallMemo } from '../gateway/temporal-calls';
-import { searchAttributes } from '../workflows/messages';
-import { RealtimeSession, type RestoredCall, type SessionServices } from './realtime-session';
+import { GatewayRejection } from '../gateway';
+import { RealtimeSession, type SessionServices } from './realtime-session';
+import type { SessionRecords } from './records';
 
 const SESSION_ID = /^sess_[A-Za-z0-9]{8,64}$/;
+
+export interface SessionStoreOptions {
+  /** How long a session waits for its client to come back. */
+  resumeWindowMs: number;
+  /** Sessions one user may have attached (connected or connecting) on this server at once. */
+  maxSessionsPerUser: number;
+}
+
+interface Held {
+  session: RealtimeSession;
+  /** A client holds the session, or an upgrade for one is under way: nobody else may attach. */
+  attached: boolean;
+  /** Never had a client: a failed upgrade forgets it at once instead of keeping it for a resume. */
+  fresh: boolean;
+  expiry?: NodeJS.Timeout;
+  /** Provider calls (sideband) this session attached to, and whether it holds the claim (else shares it). */
+  providerCalls: Map<string, boolean>;
+}
 
 /**
  * The sessions of this server, and their resume window. A session a client
  * left stays here for `resumeWindowMs`; one this server never had (it
- * restarted, or another server ran it) is rebuilt from Temporal, where every
- * call carries its session as a search attribute.
+ * restarted, or another server ran it) is rebuilt from its records, where every
+ * call carries its session and the ledger lists the results already delivered.
+ *
+ * Attaching is decided synchronously in `open()`, before its first await, so
+ * of two concurrent resumes of one session exactly one wins; the other is
+ * refused with 409 until the winner lets go (`release` or `abandon`).
  */
 export class SessionStore {
-  private readonly sessions = new Map<string, { session: RealtimeSession; expiry?: NodeJS.Timeout }>();
+  private readonly sessions = new Map<string, Held>();
+  private readonly renewals: NodeJS.Timeout;
 
   constructor(
     private readonly services: SessionServices,
-    private readonly temporal: Client,
-    readonly resumeWindowMs: number,
-  ) {}
+    private readonly records: SessionRecords,
+    readonly options: SessionStoreOptions,
+  ) {
+    // A provider call claim ends a resume window after its last renewal: renew well within it.
+    this.renewals = setInterval(() => this.renewProviderCalls(), Math.max(1_000, Math.floor(options.resumeWindowMs / 3)));
+    this.renewals.unref();
+  }
 
-  /** A new session, or the one the client asks to resume (its own only). */
+  get resumeWindowMs(): number {
+    return this.options.resumeWindowMs;
+  }
+
+  /** Sessions this server holds, attached or waiting for a resume. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Sessions of this user with a client attached or attaching. */
+  attachedOf(owner: Pick<Principal, 'tenantId' | 'userId'>): number {
+    let count = 0;
+    for (const held of this.sessions.values()) if (held.attached && sameOwner(held.session.principal, owner)) count++;
+    return count;
+  }
+
+  /** A new session, or the one the client asks to resume (its own only), attached to the caller. */
   async open(principal: Principal, resumeId: string | undefined): Promise<{ session: RealtimeSession; resumed: boolean }> {
-    if (!resumeId) {
-      const session = new RealtimeSession(`sess_${randomBytes(12).toString('hex')}`, principal, this.services);
-      this.sessions.set(session.id, { session });
-      return { session, resumed: false };
+    if (resumeId !== undefined && !SESSION_ID.test(resumeId)) throw new GatewayRejection('INVALID_ARGUMENTS', 'session_id is not a Holdline session id');
+    const held = resumeId ? this.sessions.get(resumeId) : undefined;
+    if (held && !sameOwner(held.session.principal, principal)) throw new GatewayRejection('FORBIDDEN', 'This session belongs to someone else');
+    if (held?.attached) throw new GatewayRejection('IDEMPOTENCY_CONFLICT', 'This session already has a client connected', { httpStatus: 409 });
+    if (this.attachedOf(principal) >= this.options.maxSessionsPerUser) {
+      throw new GatewayRejection('RATE_LIMITED', `At most ${this.options.maxSessionsPerUser} realtime sessions per user at once; close one first`, {
+        retryAfterMs: 1_000,
+      });
     }
-    if (!SESSION_ID.test(resumeId)) throw new GatewayRejection('INVALID_ARGUMENTS', 'session_id is not a Holdline session id');
-    const held = this.sessions.get(resumeId);
     if (held) {
-      const owner = held.session.principal;
-      if (owner.tenantId !== principal.tenantId || owner.userId !== principal.userId) {
-        throw new GatewayRejection('FORBIDDEN', 'This session belongs to someone else');
-      }
-      if (held.session.connected) throw new GatewayRejection('IDEMPOTENCY_CONFLICT', 'This session already has a client connected', { httpStatus: 409 });
       clearTimeout(held.expiry);
       delete held.expiry;
+      held.attached = true;
       return { session: held.session, resumed: true };
     }
+    if (!resumeId) {
+      const session = new RealtimeSession(`sess_${randomBytes(12).toString('hex')}`, principal, this.services);
+      this.sessions.set(session.id, { session, attached: true, fresh: true, providerCalls: new Map() });
+      return { session, resumed: false };
+    }
+    // Held before the first await: a concurrent resume of the same id meets it attached.
     const session = new RealtimeSession(resumeId, principal, this.services);
-    session.restore(await this.callsInTemporal(principal, resumeId));
-    this.sessions.set(resumeId, { session });
+    this.sessions.set(resumeId, { session, attached: true, fresh: false, providerCalls: new Map() });
+    try {
+      const [calls, deliveries] = await Promise.all([
+        this.records.callsOf(principal, resumeId, Date.now() - this.options.resumeWindowMs),
+        this.records.deliveriesOf(resumeId),
+      ]);
+      if (deliveries.owner && !sameOwner(deliveries.owner, principal)) throw new GatewayRejection('FORBIDDEN', 'This session belongs to someone else');
+      session.restore(calls, deliveries.delivered);
+    } catch (error) {
+      session.dispose();
+      this.sessions.delete(resumeId);
+      throw error;
+    }
     return { session, resumed: true };
+  }
+
+  /** Notes a provider call the session attached to; `claimed` when the session owns the claim. */
+  holdProviderCall(session: RealtimeSession, providerCallId: string, claimed: boolean): void {
+    this.sessions.get(session.id)?.providerCalls.set(providerCallId, claimed);
   }
 
   /** The client left: keep the session for the resume window, then let it go. */
   release(session: RealtimeSession): void {
     const held = this.sessions.get(session.id);
-    if (!held) return;
+    if (!held || held.session !== session) return;
+    held.attached = false;
+    held.fresh = false;
     clearTimeout(held.expiry);
-    held.expiry = setTimeout(() => {
-      session.dispose();
-      this.sessions.delete(session.id);
-    }, this.resumeWindowMs);
+    held.expiry = setTimeout(() => this.forget(held), this.options.resumeWindowMs);
     held.expiry.unref();
   }
 
-  close(): void {
-    for (const { session, expiry } of this.sessions.values()) {
-      clearTimeout(expiry);
-      session.dispose();
-    }
-    this.sessions.clear();
+  /**
+   * The upgrade failed before a client attached: a new session is forgotten
+   * at once (nothing stays behind); a resumed one goes back to its window.
+   */
+  abandon(session: RealtimeSession): void {
+    const held = this.sessions.get(session.id);
+    if (!held || held.session !== session) return;
+    if (held.fresh) this.forget(held);
+    else this.release(session);
   }
 
-  /** The session's calls still running, or closed within the resume window, by this principal. */
-  private async callsInTemporal(principal: Principal, sessionId: string): Promise<RestoredCall[]> {
-    const query = `${searchAttributes.session.name} = "${sessionId}" AND ${searchAttributes.tenant.name} = "${principal.tenantId}"`;
-    const keyPrefix = realtimeKeyPrefix(sessionId);
-    const since = Date.now() - this.resumeWindowMs;
-    const calls: RestoredCall[] = [];
-    for await (const info of this.temporal.workflow.list({ query })) {
-      const memo = info.memo as unknown as CallMemo | undefined;
-      const identity = parseWorkflowId(info.workflowId);
-      if (!memo || !identity || identity.tenantId !== principal.tenantId || identity.userId !== principal.userId) continue;
-      const { callId } = identity;
-      if (!callId.startsWith(keyPrefix)) continue;
-      if (info.status.name !== 'RUNNING' && (info.closeTime?.getTime() ?? 0) < since) continue;
-      const tool = info.typedSearchAttributes.get(searchAttributes.tool) ?? '';
-      calls.push({ modelCallId: callId.slice(keyPrefix.length), ref: { call_id: callId, workflow_id: info.workflowId, trace_id: memo.trace_id, tool } });
+  /** Forgets every session and lets the records' writes under way settle. */
+  async close(): Promise<void> {
+    clearInterval(this.renewals);
+    for (const held of this.sessions.values()) {
+      clearTimeout(held.expiry);
+      held.session.dispose();
     }
-    return calls;
+    this.sessions.clear();
+    await this.records.flush();
   }
+
+  private forget(held: Held): void {
+    clearTimeout(held.expiry);
+    held.session.dispose();
+    this.sessions.delete(held.session.id);
+    for (const [providerCallId, claimed] of held.providerCalls) if (claimed) this.records.releaseProviderCall(providerCallId);
+  }
+
+  private renewProviderCalls(): void {
+    for (const held of this.sessions.values()) {
+      for (const providerCallId of held.providerCalls.keys()) {
+        this.records.claimProviderCall(providerCallId, held.session.principal, held.session.id).then(
+          (claim) => {
+            if (claim !== 'refused') held.providerCalls.set(providerCallId, claim === 'claimed');
+          },
+          () => undefined,
+        );
+      }
+    }
+  }
+}
+
+function sameOwner(a: Pick<Principal, 'tenantId' | 'userId'>, b: Pick<Principal, 'tenantId' | 'userId'>): boolean {
+  return a.tenantId === b.tenantId && a.userId === b.userId;
 }

@@ -10,20 +10,42 @@ export interface Transport {
   readonly isOpen: boolean;
 }
 
+/** A peer that stops reading must not make Holdline buffer without bound. */
+export interface SendBound {
+  /** Closing starts once this many bytes wait to be sent. */
+  maxBufferedBytes: number;
+  /** The close reason the peer sees (code 1008), e.g. "client is not reading". */
+  reason: string;
+  /** Called once, when the bound is passed and the socket starts closing. */
+  onOverflow: () => void;
+}
+
 export class WebSocketTransport implements Transport {
-  constructor(readonly socket: WebSocket) {}
+  private overflowed = false;
+
+  constructor(
+    readonly socket: WebSocket,
+    private readonly bound?: SendBound,
+  ) {}
 
   get isOpen(): boolean {
-    return this.socket.readyState === WebSocket.OPEN;
+    return this.socket.readyState === WebSocket.OPEN && !this.overflowed;
   }
 
   send(event: object): void {
-    if (this.isOpen) this.socket.send(JSON.stringify(event));
+    this.sendRaw(JSON.stringify(event));
   }
 
   /** Relays a frame as it came, without parsing it again. */
   sendRaw(text: string): void {
-    if (this.isOpen) this.socket.send(text);
+    if (!this.isOpen) return;
+    this.socket.send(text);
+    if (this.bound && this.socket.bufferedAmount > this.bound.maxBufferedBytes) {
+      // Nothing more is queued: what waits is bounded by the bound plus one frame and the close frame.
+      this.overflowed = true;
+      this.socket.close(1008, this.bound.reason.slice(0, 120));
+      this.bound.onOverflow();
+    }
   }
 
   close(code: number, reason: string): void {

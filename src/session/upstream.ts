@@ -31,15 +31,48 @@ export function modelEndpoint(target: ModelTarget, sidebandCallId?: string): Mod
   return { url: `${target.localUrl}?${query}`, headers: {} };
 }
 
-/** Opens the model connection; rejects if it is not open within `timeoutMs`. */
-export function connectModel(endpoint: ModelEndpoint, timeoutMs = 5_000): Promise<WebSocket> {
+/** The model answered the upgrade with an HTTP status instead of a WebSocket (404: no such provider call). */
+export class ModelRefusedError extends Error {
+  constructor(readonly statusCode: number) {
+    super(`the model answered HTTP ${statusCode}`);
+    this.name = new.target.name;
+  }
+}
+
+export interface ConnectModelOptions {
+  /** Default 5 s. */
+  timeoutMs?: number;
+  /** Aborting drops the connection attempt (the client hung up meanwhile). */
+  signal?: AbortSignal;
+}
+
+/** Opens the model connection; rejects if it is not open within the timeout, or when `signal` aborts. */
+export function connectModel(endpoint: ModelEndpoint, options: ConnectModelOptions = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(endpoint.url, { headers: endpoint.headers, handshakeTimeout: timeoutMs });
+    if (options.signal?.aborted) return reject(new Error('the client left before the model connection opened'));
+    const socket = new WebSocket(endpoint.url, { headers: endpoint.headers, handshakeTimeout: options.timeoutMs ?? 5_000 });
+    const abort = () => {
+      socket.terminate();
+      reject(new Error('the client left before the model connection opened'));
+    };
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const settle = () => options.signal?.removeEventListener('abort', abort);
     socket.once('open', () => {
+      settle();
       socket.removeAllListeners('error');
+      socket.removeAllListeners('unexpected-response');
       resolve(socket);
     });
-    socket.once('error', reject);
-    socket.once('unexpected-response', (_request, response) => reject(new Error(`the model answered HTTP ${response.statusCode}`)));
+    // Kept until open: a dropped attempt may still report an error after it was settled.
+    socket.on('error', (error) => {
+      settle();
+      reject(error);
+    });
+    socket.once('unexpected-response', (request, response) => {
+      settle();
+      response.resume();
+      request.destroy();
+      reject(new ModelRefusedError(response.statusCode ?? 0));
+    });
   });
 }

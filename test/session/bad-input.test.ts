@@ -93,7 +93,7 @@ describe('bad input on the realtime endpoint', () => {
     const stranger = await connect();
     stranger.send({ type: 'tool_call.approve', call_id: requested.call_id, approved: true });
     await waitFor(() => h.logs.some((line) => String(line.msg).includes('ignored an approval') && line.call_id === requested.call_id), 5_000, 'log line');
-    const view = await h.get(`/v1/tool-calls/${encodeURIComponent(requested.workflow_id.split('/')[1])}`);
+    const view = await h.get(`/v1/tool-calls/${encodeURIComponent(requested.workflow_id.split('/')[2])}`);
     expect(view.body.status).toBe('awaiting_approval');
     owner.send({ type: 'tool_call.approve', call_id: requested.call_id, approved: false });
     await owner.next((e) => e.type === 'tool_call.failed', 'denied');

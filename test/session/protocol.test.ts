@@ -4,7 +4,8 @@ import { CallControl, Gateway, ProgressHub, TemporalCalls, TokenVerifier, ToolRe
 import { ModelTurns } from '../../src/session/model-turns';
 import { functionCallOf, parseClientEvent, parseModelEvent } from '../../src/session/protocol';
 import { RealtimeSession } from '../../src/session/realtime-session';
-import type { Transport } from '../../src/session/transport';
+import type { SessionRecords } from '../../src/session/records';
+import { WebSocketTransport, type Transport } from '../../src/session/transport';
 import { gatewayClient } from '../../src/runtime/temporal';
 
 /** A transport that records what the session sends. */
@@ -79,7 +80,16 @@ describe('a session relaying between recording transports', () => {
     limits: { maxArgumentBytes: 1_000, sessionMaxInFlight: 1, tenantRatePerSec: 1, tenantBurst: 1 },
     breakerCooldownMs: 1_000,
   });
-  const services = { gateway, control: new CallControl(gateway), hub: new ProgressHub(calls, () => new Promise(() => undefined), 100, logger), logger, spokenProgressEveryMs: 1_000 };
+  const recorded: string[] = [];
+  const records: SessionRecords = {
+    callsOf: async () => [],
+    deliveriesOf: async () => ({ delivered: new Set() }),
+    recordDelivery: (_session, _owner, callId) => void recorded.push(callId),
+    claimProviderCall: async () => 'claimed',
+    releaseProviderCall: () => undefined,
+    flush: async () => undefined,
+  };
+  const services = { gateway, control: new CallControl(gateway), hub: new ProgressHub(calls, () => new Promise(() => undefined), 100, logger), logger, spokenProgressEveryMs: 1_000, records };
   afterAll(() => calls.client.connection.close());
 
   function session() {
@@ -126,5 +136,48 @@ describe('a session relaying between recording transports', () => {
     s.modelClosed(1006, '');
     expect(client.sent.at(-1)).toMatchObject({ type: 'error', error: { code: 'model_connection_lost' } });
     expect(client.closedWith).toEqual({ code: 1011, reason: 'model connection lost' });
+  });
+
+  it('does not follow or announce a restored call whose result the model already has', () => {
+    const s = new RealtimeSession('sess_unit00001', { tenantId: 'acme', userId: 'u', scopes: new Set() }, services);
+    const ref = { call_id: 'rt-sess_unit00001-c1', workflow_id: 'acme/u/rt-sess_unit00001-c1', trace_id: 't', tool: 'lookup_order' };
+    const completionOf = jest.spyOn(gateway, 'completionOf');
+    s.restore([{ modelCallId: 'c1', ref }], new Set(['c1']));
+    expect(completionOf).not.toHaveBeenCalled();
+    const client = new RecordingTransport();
+    const model = new RecordingTransport();
+    s.connect(client, model, 1_000, true);
+    expect(client.types()).toEqual(['tool_call.session']);
+    expect(model.types()).toEqual(['session.update']);
+    expect(recorded).toEqual([]);
+    completionOf.mockRestore();
+  });
+});
+
+describe('a WebSocket transport', () => {
+  /** Just enough of a ws socket: every frame sent stays buffered, as with a peer that stopped reading. */
+  function stalledSocket() {
+    const socket = { readyState: 1, bufferedAmount: 0, sent: 0, closedWith: undefined as undefined | [number, string] };
+    return Object.assign(socket, {
+      send(text: string) {
+        socket.sent++;
+        socket.bufferedAmount += text.length;
+      },
+      close(code: number, reason: string) {
+        socket.closedWith = [code, reason];
+        socket.readyState = 2;
+      },
+    });
+  }
+
+  it('closes a peer that stops reading once the bound is passed, and queues nothing after', () => {
+    const socket = stalledSocket();
+    const overflow = jest.fn();
+    const transport = new WebSocketTransport(socket as never, { maxBufferedBytes: 1_000, reason: 'client is not reading', onOverflow: overflow });
+    for (let i = 0; i < 100; i++) transport.sendRaw('x'.repeat(100));
+    expect(socket.sent).toBe(11);
+    expect(socket.closedWith).toEqual([1008, 'client is not reading']);
+    expect(overflow).toHaveBeenCalledTimes(1);
+    expect(transport.isOpen).toBe(false);
   });
 });

@@ -161,18 +161,19 @@ describe('realtime sessions through Holdline', () => {
     const error = await client.next((e) => e.type === 'error' && e.error?.code === 'model_connection_lost', 'error event');
     expect(error.error.message).toContain('reconnect');
     expect((await client.closed).code).toBe(1011);
-    const final = await h.get(`/v1/tool-calls/${encodeURIComponent(accepted.workflow_id.split('/')[1])}?wait=15000`);
+    const final = await h.get(`/v1/tool-calls/${encodeURIComponent(accepted.workflow_id.split('/')[2])}?wait=15000`);
     expect(final.body).toMatchObject({ status: 'ok', data: { amount_cents: 4 } });
   });
 
   it('attaches to a call the provider already has open (sideband) and handles only its tools', async () => {
     // The user's side of the call, as a WebRTC client would hold it.
     const { default: WebSocket } = await import('ws');
-    const peer = new WebSocket(`${h.model.url}?call_id=rtc_test_call`);
+    const peer = new WebSocket(h.model.url);
     const heard: Record<string, any>[] = [];
     peer.on('message', (data) => heard.push(JSON.parse(data.toString())));
-    await new Promise((resolve) => peer.once('open', resolve));
-    const sideband = await connect({ query: { call_id: 'rtc_test_call' } });
+    await waitFor(() => heard.some((e) => e.type === 'session.created'), 5_000, 'the provider call');
+    const providerCallId = heard.find((e) => e.type === 'session.created')!.session.id as string;
+    const sideband = await connect({ query: { call_id: providerCallId } });
     await sideband.next((e) => e.type === 'session.updated', 'session.updated');
     peer.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'look up order A-1003' }] } }));
     peer.send(JSON.stringify({ type: 'response.create' }));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../src/runtime/holdline';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { deliveredQuery, sessionLedgerId } from '../../src/workflows/session-ledger';
 import { startHarness, type Harness } from '../support/harness';
 import { freePort } from '../support/ports';
 import { connectRealtime, spoken } from '../support/realtime-client';
@@ -36,6 +37,49 @@ describe('a session server that restarts', () => {
       await first.stop();
     }
   }, 60_000);
+});
+
+describe('a session rebuilt by another server', () => {
+  it('announces only the results the model has not had: each result is delivered once', async () => {
+    const first = await startHarness({ refundTimings: { stageMs: 500, progressEveryMs: 100 } });
+    let second: Harness | undefined;
+    try {
+      const client = await connectRealtime(first.url, { token: await first.token() });
+      const { session_id } = await client.next((e) => e.type === 'tool_call.session', 'session');
+      // Answered directly within its ack window, then one answered by a late result: both delivered.
+      client.say('look up order A-1002');
+      const lookup = await client.next((e) => e.type === 'tool_call.completed', 'lookup');
+      await waitFor(() => spoken(client).some((t) => t.includes('Order A-1002')), 5_000, 'spoken lookup');
+      client.say('refund order A-1005 for $0.06');
+      const delivered = await client.next((e) => e.type === 'tool_call.completed' && e.call_id !== lookup.call_id, 'refund', 20_000);
+      await waitFor(() => spoken(client).some((t) => t.includes('I refunded $0.06')), 5_000, 'spoken refund');
+      // And one still running when the server goes away.
+      client.say('refund order A-1003 for $0.07');
+      const inFlight = await client.next((e) => e.type === 'tool_call.accepted' && ![lookup.call_id, delivered.call_id].includes(e.call_id), 'accepted');
+      await first.server.close();
+      await client.closed;
+
+      const ledger = first.server.gateway.calls.client.workflow.getHandle(sessionLedgerId(session_id));
+      second = await startHarness({ withoutWorker: true, taskQueue: first.taskQueue });
+      const again = await connectRealtime(second.url, { token: await second.token(), query: { session_id } });
+      expect(await again.next((e) => e.type === 'tool_call.session', 'session')).toMatchObject({ session_id, resumed: true });
+      const done = await again.next((e) => e.type === 'tool_call.completed', 'completed', 20_000);
+      expect(done).toMatchObject({ call_id: inFlight.call_id, result: { status: 'ok', data: { amount_cents: 7 } } });
+      await waitFor(() => spoken(again).some((t) => t.includes('I refunded $0.07')), 5_000, 'spoken result');
+      // The two delivered before the restart are neither announced to the client nor told to the model again.
+      expect(again.all('tool_call.completed').map((e) => e.call_id)).toEqual([inFlight.call_id]);
+      const toldAgain = second.model.received.filter((e) => [lookup.call_id, delivered.call_id].some((id) => JSON.stringify(e).includes(`(call ${id})`)));
+      expect(toldAgain).toEqual([]);
+      // The ledger lists all three now.
+      const secondLedger = second.server.gateway.calls.client.workflow.getHandle(ledger.workflowId);
+      await waitFor(async () => (await secondLedger.query(deliveredQuery)).length === 3, 10_000, 'three deliveries in the ledger');
+      expect(new Set(await secondLedger.query(deliveredQuery))).toEqual(new Set([lookup.call_id, delivered.call_id, inFlight.call_id]));
+      await again.close();
+    } finally {
+      await second?.stop();
+      await first.stop();
+    }
+  }, 90_000);
 });
 
 describe('a realtime call while Temporal is down', () => {

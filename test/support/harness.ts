@@ -31,6 +31,14 @@ export interface HarnessOptions {
   /** How long the scripted model takes to say an answer. */
   speakMs?: number;
   repeatFunctionCalls?: boolean;
+  /** Realtime connection settings; defaults as in production, the cap lifted to 50. */
+  pingMs?: number;
+  maxBufferedBytes?: number;
+  maxSessionsPerUser?: number;
+  /** How long the scripted model holds each handshake. */
+  modelHandshakeDelayMs?: number;
+  /** False plays a model whose connection went half-open (it never answers pings). */
+  modelAnswersPings?: boolean;
 }
 
 export interface Harness {
@@ -97,7 +105,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     running = worker.run();
   }
 
-  const model = await startScriptedModel({ speakMs: options.speakMs ?? 50, ...(options.repeatFunctionCalls ? { repeatFunctionCalls: true } : {}) });
+  const model = await startScriptedModel({
+    speakMs: options.speakMs ?? 50,
+    ...(options.repeatFunctionCalls ? { repeatFunctionCalls: true } : {}),
+    ...(options.modelHandshakeDelayMs ? { handshakeDelayMs: options.modelHandshakeDelayMs } : {}),
+    ...(options.modelAnswersPings === false ? { answerPings: false } : {}),
+  });
   const server = createHoldlineServer({
     client: gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, address),
     taskQueue,
@@ -115,6 +128,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       spokenProgressEveryMs: options.spokenProgressEveryMs ?? 8_000,
       resumeWindowMs: options.resumeWindowMs ?? 60_000,
       maxFrameBytes: 64 * 1024,
+      pingMs: options.pingMs ?? 15_000,
+      maxBufferedBytes: options.maxBufferedBytes ?? 4 * 1024 * 1024,
+      maxSessionsPerUser: options.maxSessionsPerUser ?? 50,
     },
   });
   const url = await server.listen(0, '127.0.0.1');

@@ -14,12 +14,15 @@ export interface RealtimeTestClient {
 }
 
 /** A realtime client over a real WebSocket to Holdline's /v1/realtime. */
-export function connectRealtime(baseUrl: string, options: { token?: string; query?: Record<string, string>; tokenInQuery?: boolean } = {}): Promise<RealtimeTestClient> {
+export function connectRealtime(
+  baseUrl: string,
+  options: { token?: string; query?: Record<string, string>; tokenInQuery?: boolean; socket?: WebSocket.ClientOptions } = {},
+): Promise<RealtimeTestClient> {
   const url = new URL(`${baseUrl.replace(/^http/, 'ws')}/v1/realtime`);
   for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, value);
   if (options.tokenInQuery && options.token) url.searchParams.set('token', options.token);
-  const headers = options.token && !options.tokenInQuery ? { authorization: `Bearer ${options.token}` } : {};
-  const socket = new WebSocket(url, { headers });
+  const headers: Record<string, string> = options.token && !options.tokenInQuery ? { authorization: `Bearer ${options.token}` } : {};
+  const socket = new WebSocket(url, { ...options.socket, headers });
   const events: Record<string, any>[] = [];
   const waiters = new Set<() => void>();
   socket.on('message', (data) => {
