@@ -1,8 +1,7 @@
 import type { Request, Response } from 'express';
 import { terminalEventOf, type ToolCallEvent } from '../contracts/events';
 import type { ResultEnvelope } from '../contracts/envelope';
-import type { CallRef, ProgressHub } from '../gateway';
-import type { CallSnapshot } from '../gateway/temporal-calls';
+import type { CallRef, CallSnapshot, ProgressHub } from '../gateway';
 
 const KEEPALIVE_MS = 15_000;
 /** A reader this far behind is not reading: end its stream rather than buffer for it without bound. */

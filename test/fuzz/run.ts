@@ -70,10 +70,12 @@ async function main(): Promise<number> {
       { name: 'HTTP API', share: SHARES.http, run: (numRuns: number, timeLimitMs: number, s: number) => runProperty('http', httpCases(fuzz), (c) => checkHttp(fuzz, c), { numRuns, timeLimitMs, seed: s }, 'count') },
     ];
     say(`seed ${seed}; ${totalCases} cases in ${batches} batches per property, at most ${maxSeconds} s`);
+    const endAt = performance.now() + maxSeconds * 1000;
     for (const [index, property] of plan.entries()) {
       const cases = Math.round(totalCases * property.share);
-      const timeLimitMs = maxSeconds * 1000 * property.share;
-      const deadline = performance.now() + timeLimitMs;
+      // Time a cheaper property left unused goes to the ones after it.
+      const sharesLeft = plan.slice(index).reduce((sum, p) => sum + p.share, 0);
+      const deadline = performance.now() + (endAt - performance.now()) * (property.share / sharesLeft);
       const report: PropertyReport = { name: property.name, runs: 0, failures: 0, examples: [], durationMs: 0 };
       for (let batch = 0; batch < batches && performance.now() < deadline; batch++) {
         const size = Math.floor(cases / batches) + (batch < cases % batches ? 1 : 0);
