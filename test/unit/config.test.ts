@@ -29,6 +29,12 @@ describe('configuration', () => {
     }
   });
 
+  it('bounds realtime connections by default: pings, buffered bytes, sessions per user', () => {
+    expect(loadConfig({})).toMatchObject({ HOLDLINE_WS_PING_MS: 15_000, HOLDLINE_WS_MAX_BUFFERED_BYTES: 4_194_304, HOLDLINE_MAX_SESSIONS_PER_USER: 10 });
+    expect(() => loadConfig({ HOLDLINE_MAX_SESSIONS_PER_USER: '0' })).toThrow(/HOLDLINE_MAX_SESSIONS_PER_USER="0"/);
+    expect(() => loadConfig({ HOLDLINE_WS_PING_MS: 'often' })).toThrow(/HOLDLINE_WS_PING_MS="often"/);
+  });
+
   it('requires a JWT secret of at least 32 characters, and one at all in production', () => {
     expect(() => loadConfig({ HOLDLINE_JWT_SECRET: 'short' })).toThrow(/HOLDLINE_JWT_SECRET/);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/HOLDLINE_JWT_SECRET is required/);
