@@ -112,7 +112,7 @@ describe('an upgrade that fails', () => {
     expect(h.server.sessions.size).toBe(0);
   });
 
-  it('forgets a new session when the model cannot be reached', async () => {
+  it('forgets a new session whose provider call does not exist (the model answers 404)', async () => {
     await expect(connect(h, { query: { call_id: 'rtc_nobody_has_this' } })).rejects.toMatchObject({ status: 404 });
     expect(h.server.sessions.size).toBe(0);
     expect(h.model.connections()).toBe(0);
