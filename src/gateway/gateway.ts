@@ -18,7 +18,7 @@ import { redactArguments } from './redact';
 import type { ToolRegistry } from './registry';
 import { GatewayRejection } from './rejection';
 import { CallResults, isShutdown, type CallRef } from './results';
-import { isBackendFailure, type TemporalCalls } from './temporal-calls';
+import { isBackendFailure, neverReachedTemporal, type TemporalCalls } from './temporal-calls';
 
 /** A read tool's answer when Temporal is unreachable; deterministic, no side effects. */
 export type ToolFallback = (args: Record<string, unknown>, principal: Principal) => Promise<unknown>;
@@ -244,6 +244,10 @@ export class Gateway {
         throw error;
       }
       this.breaker.recordFailure();
+      if (neverReachedTemporal(error)) {
+        undo();
+        throw error;
+      }
       return this.afterLostStart(call, release, undo, error);
     }
     if (started.kind === 'started') return { kind: 'started', release, fingerprint: call.fingerprint, trace_id: call.traceId };

@@ -233,6 +233,23 @@ export function isBackendFailure(error: unknown): boolean {
   });
 }
 
+/**
+ * The request never left this process, which proves a start did not happen:
+ * no connection to Temporal could be made, or the deadline passed before the
+ * call was handed to a connection (grpc-js names the peer, `remote_addr=`,
+ * only once the call was on the wire).
+ */
+export function neverReachedTemporal(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code !== 14 && code !== 4) continue;
+    const text = `${String((current as { details?: unknown }).details ?? '')} ${String((current as Error).message ?? '')}`;
+    if (code === 14) return /No connection established|ECONNREFUSED/.test(text);
+    return /Deadline exceeded/.test(text) && !text.includes('remote_addr=');
+  }
+  return false;
+}
+
 /** Temporal is throttling: retryable after a moment, and never a reason to open the breaker. */
 export function isThrottled(error: unknown): boolean {
   return someCause(error, (current) => (current instanceof GatewayRejection ? current.code === 'RATE_LIMITED' : hasGrpcCode(current, THROTTLED_CODES)));

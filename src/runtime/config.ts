@@ -35,6 +35,7 @@ export const ConfigSchema = z.object({
   HOLDLINE_TENANT_BURST: positiveInt(100),
   HOLDLINE_BACKEND_TIMEOUT_MS: positiveInt(1_000),
   HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
+  HOLDLINE_EXECUTION_MARGIN_MS: positiveInt(30_000),
   HOLDLINE_PROGRESS_POLL_MS: positiveInt(100),
   HOLDLINE_REFUND_STAGE_MS: positiveInt(1_000),
   OPENAI_API_KEY: optionalText,

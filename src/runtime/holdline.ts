@@ -109,6 +109,9 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
           tenantBurst: config.HOLDLINE_TENANT_BURST,
         },
         backendTimeoutMs: config.HOLDLINE_BACKEND_TIMEOUT_MS,
+        executionMarginMs: config.HOLDLINE_EXECUTION_MARGIN_MS,
+        // In the `all` role this process's worker must poll too, or calls would wait for nothing.
+        ...(worker ? { readiness: { worker: () => worker!.state === 'polling' } } : {}),
         breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
         progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
         ...(store ? { fallbacks: storeFallbacks(store) } : {}),

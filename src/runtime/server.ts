@@ -23,6 +23,8 @@ export interface HoldlineServerOptions {
   logger: Logger;
   limits: GatewayLimits;
   backendTimeoutMs: number;
+  /** Added to each call's budget for its workflow's execution timeout; default 30 s. */
+  executionMarginMs?: number;
   breakerCooldownMs: number;
   progressPollMs: number;
   fallbacks?: Readonly<Record<string, ToolFallback>>;
@@ -38,6 +40,8 @@ export interface HoldlineServerOptions {
     /** Realtime sessions one user may have connected to this server at once. Default 10. */
     maxSessionsPerUser?: number;
   };
+  /** More conditions `/readyz` requires, by name; see `HttpApiOptions.readiness`. */
+  readiness?: Readonly<Record<string, () => boolean>>;
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process, as in tests. */
   processMetrics?: boolean;
 }
@@ -58,6 +62,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   const calls = new TemporalCalls(options.client, {
     taskQueue: options.taskQueue,
     requestTimeoutMs: options.backendTimeoutMs,
+    ...(options.executionMarginMs !== undefined ? { executionMarginMs: options.executionMarginMs } : {}),
   });
   const verifier = new TokenVerifier(options.jwtSecret, { ...(options.jwtMaxLifetimeSeconds ? { maxLifetimeSeconds: options.jwtMaxLifetimeSeconds } : {}) });
   const gateway = new Gateway({
@@ -71,7 +76,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     ...(options.fallbacks ? { fallbacks: options.fallbacks } : {}),
   });
   const hub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
-  const app = createHttpApi({ gateway, hub, logger: options.logger });
+  const app = createHttpApi({ gateway, hub, logger: options.logger, ...(options.readiness ? { readiness: options.readiness } : {}) });
   const http = createServer(app);
   http.keepAliveTimeout = 65_000;
   const records = new TemporalSessionRecords(options.client, {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PendingEnvelope, ResultEnvelope, ToolProgress } from '../contracts/envelope';
 import { terminalEventOf, type CallFields, type ToolCallEvent } from '../contracts/events';
-import { newTraceId, type CallControl, type CallRef, type Gateway, type Principal, type ProgressHub } from '../gateway';
+import { isShutdown, newTraceId, type CallControl, type CallRef, type Gateway, type Principal, type ProgressHub, type SubmitOutcome } from '../gateway';
 import { errorEnvelope } from '../contracts/envelope-builders';
 import { ModelTurns } from './model-turns';
 import { progressNote, resultNote, type CancelNote } from './notes';
@@ -194,23 +194,36 @@ export class RealtimeSession {
     const tracked: TrackedCall = { modelCallId: call.callId, tool: call.name, cancellable: spec?.cancellable ?? false, cancelRequested: false, finished: false };
     this.calls.set(call.callId, tracked);
 
-    const outcome = await this.services.gateway.submit({
-      tool: call.name,
-      arguments: call.arguments,
-      caller: { principal: this.principal },
-      sessionId: this.id,
-      key: { kind: 'realtime', sessionId: this.id, modelCallId: call.callId },
-    });
+    let outcome = await this.submitCall(call);
+    let pendingSent = false;
+    if (outcome.kind === 'unknown') {
+      // Temporal could not say whether the call started: it may be running. The model hears
+      // "pending", never a failure, and the session keeps asking until Temporal answers.
+      tracked.ref = outcome.call;
+      const fields = this.fieldsOf(tracked, outcome.call);
+      const message = 'Waiting for the tool service to confirm the call; the result will follow';
+      this.toClient({ type: 'tool_call.accepted', ...fields, message });
+      this.toModel(modelCommands.functionOutput(call.callId, { status: 'pending', message, call_id: call.callId, trace_id: outcome.call.trace_id, tool: call.name }));
+      this.turns.requestResponse();
+      this.lastSpokenProgressAt = Date.now();
+      pendingSent = true;
+      const settled = await this.resubmitUntilKnown(call);
+      if (!settled) return;
+      outcome = settled;
+    }
     if (outcome.kind === 'rejected') {
+      const ref: CallRef = tracked.ref ?? { call_id: call.callId, workflow_id: '', trace_id: outcome.envelope.trace_id, tool: call.name };
+      if (pendingSent) return this.deliverFinal(tracked, ref, outcome.envelope);
       tracked.finished = true;
       this.toModel(modelCommands.functionOutput(call.callId, outcome.envelope));
       this.turns.requestResponse();
-      this.toClient(terminalEventOf({ call_id: call.callId, workflow_id: '', trace_id: outcome.envelope.trace_id, tool: call.name }, outcome.envelope));
+      this.toClient(terminalEventOf(this.fieldsOf(tracked, ref), outcome.envelope));
       return;
     }
     tracked.ref = outcome.call;
     const fields = this.fieldsOf(tracked, outcome.call);
     if (outcome.kind === 'completed') {
+      if (pendingSent) return this.deliverFinal(tracked, outcome.call, outcome.envelope);
       tracked.finished = true;
       this.toClient({ type: 'tool_call.accepted', ...fields, message: 'Completed within its ack window' });
       this.toModel(modelCommands.functionOutput(call.callId, outcome.envelope));
@@ -220,16 +233,47 @@ export class RealtimeSession {
       this.toClient(terminalEventOf(fields, outcome.envelope));
       return;
     }
-    this.toClient({ type: 'tool_call.accepted', ...fields, message: outcome.ack.message });
+    if (outcome.kind !== 'accepted') return;
+    if (!pendingSent) this.toClient({ type: 'tool_call.accepted', ...fields, message: outcome.ack.message });
     if (spec?.needsApproval) {
       this.toClient({ type: 'tool_call.approval_requested', ...fields, arguments: outcome.redactedArguments });
     }
-    const pending: PendingEnvelope = { status: 'pending', message: outcome.ack.message, call_id: call.callId, trace_id: outcome.call.trace_id, tool: call.name };
-    this.toModel(modelCommands.functionOutput(call.callId, pending));
-    this.turns.requestResponse();
-    // The model is about to say it is working on it: the next spoken update waits a full interval.
-    this.lastSpokenProgressAt = Date.now();
+    if (!pendingSent) {
+      const pending: PendingEnvelope = { status: 'pending', message: outcome.ack.message, call_id: call.callId, trace_id: outcome.call.trace_id, tool: call.name };
+      this.toModel(modelCommands.functionOutput(call.callId, pending));
+      this.turns.requestResponse();
+      // The model is about to say it is working on it: the next spoken update waits a full interval.
+      this.lastSpokenProgressAt = Date.now();
+    }
     this.follow(tracked, outcome.call, outcome.completion);
+  }
+
+  private submitCall(call: FunctionCall): Promise<SubmitOutcome> {
+    return this.services.gateway.submit({
+      tool: call.name,
+      arguments: call.arguments,
+      caller: { principal: this.principal },
+      sessionId: this.id,
+      key: { kind: 'realtime', sessionId: this.id, modelCallId: call.callId },
+    });
+  }
+
+  /**
+   * Submits the same call (same key: it never runs twice) until Temporal says
+   * where it stands: attached to the call that did start, or started now.
+   * Undefined when the session ended first.
+   */
+  private async resubmitUntilKnown(call: FunctionCall): Promise<Exclude<SubmitOutcome, { kind: 'unknown' }> | undefined> {
+    for (let attempt = 0; !this.disposed; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(attempt, 5))));
+      if (this.disposed) return undefined;
+      const outcome = await this.submitCall(call);
+      if (outcome.kind === 'unknown') continue;
+      // Still unreachable (the breaker is open): keep following rather than report a failure.
+      if (outcome.kind === 'rejected' && outcome.envelope.error_code === 'BACKEND_UNAVAILABLE') continue;
+      return outcome;
+    }
+    return undefined;
   }
 
   /** Streams a running call's progress and delivers its final envelope. */
@@ -237,7 +281,13 @@ export class RealtimeSession {
     tracked.unsubscribe = this.services.hub.subscribe(ref, (update) => {
       if (update.kind === 'progress') this.progressed(tracked, ref, update.progress);
     });
-    void completion.then((envelope) => this.deliverFinal(tracked, ref, envelope));
+    completion.then(
+      (envelope) => this.deliverFinal(tracked, ref, envelope),
+      (error: unknown) => {
+        // Shutting down: the call goes on in Temporal and is delivered on resume.
+        if (!isShutdown(error)) this.log.error({ err: error, call_id: ref.call_id }, 'waiting for a result failed');
+      },
+    );
   }
 
   private progressed(tracked: TrackedCall, ref: CallRef, progress: ToolProgress): void {
@@ -284,7 +334,7 @@ export class RealtimeSession {
       if (call.finished || !call.ref || !call.cancellable || call.cancelRequested) continue;
       call.cancelRequested = true;
       this.log.info({ call_id: call.ref.call_id, tool: call.tool, reason }, 'barge-in: cancelling tool call');
-      this.services.control.cancel({ principal: this.principal }, call.ref.call_id).catch((error: unknown) => {
+      this.services.control.cancel({ principal: this.principal }, { callId: call.ref.call_id }).catch((error: unknown) => {
         this.log.warn({ err: error, call_id: call.ref?.call_id }, 'barge-in cancel failed');
       });
     }
@@ -297,7 +347,7 @@ export class RealtimeSession {
       return;
     }
     try {
-      await this.services.control.approve({ principal: this.principal }, call.ref.call_id, event.approved);
+      await this.services.control.approve({ principal: this.principal }, { callId: call.ref.call_id }, event.approved);
       this.log.info({ call_id: call.ref.call_id, approved: event.approved }, 'approval delivered');
     } catch (error) {
       this.log.warn({ err: error, call_id: call.ref.call_id }, 'approval could not be delivered');

@@ -18,6 +18,8 @@ import { createTestTools, TEST_SCOPES, type ToolProbe } from './test-tools';
 export interface HarnessOptions {
   /** Default: the suite's dev server. */
   temporalAddress?: string;
+  /** Where the gateway's client reaches Temporal (a fault proxy, say); default: `temporalAddress`. */
+  gatewayAddress?: string;
   refundTimings?: Partial<RefundTimings>;
   limits?: Partial<GatewayLimits>;
   /** Run no worker in this process (a test starts its own elsewhere). */
@@ -25,6 +27,8 @@ export interface HarnessOptions {
   /** Share another harness's task queue (and so its worker). Default: a fresh one. */
   taskQueue?: string;
   backendTimeoutMs?: number;
+  /** Margin of each call's workflow execution timeout beyond its budget. */
+  executionMarginMs?: number;
   breakerCooldownMs?: number;
   spokenProgressEveryMs?: number;
   resumeWindowMs?: number;
@@ -112,13 +116,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.modelAnswersPings === false ? { answerPings: false } : {}),
   });
   const server = createHoldlineServer({
-    client: gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, address),
+    client: gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, options.gatewayAddress ?? address),
     taskQueue,
     specs: tools.map((tool) => tool.spec),
     jwtSecret: JWT_SECRET,
     logger,
     limits: { maxArgumentBytes: 4_096, sessionMaxInFlight: 50, tenantRatePerSec: 1_000, tenantBurst: 1_000, ...options.limits },
     backendTimeoutMs: options.backendTimeoutMs ?? 1_000,
+    ...(options.executionMarginMs !== undefined ? { executionMarginMs: options.executionMarginMs } : {}),
     breakerCooldownMs: options.breakerCooldownMs ?? 500,
     progressPollMs: 50,
     fallbacks: storeFallbacks(store),

@@ -62,3 +62,16 @@ describe('a gateway whose Temporal throttles every start', () => {
     expect(gateway.breaker.state).toBe('closed');
   });
 });
+
+describe('telling a start that never left from one whose answer was lost', () => {
+  it('knows a refused connection or a deadline passed before the wire never reached Temporal, and a deadline on the wire may have', async () => {
+    const { neverReachedTemporal } = await import('../../src/gateway/temporal-calls');
+    const refused = Object.assign(grpcError(status.UNAVAILABLE), { details: 'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:7233' });
+    expect(neverReachedTemporal(new Error('wrapped', { cause: refused }))).toBe(true);
+    const beforeTheWire = Object.assign(grpcError(status.DEADLINE_EXCEEDED), { details: 'Deadline exceeded after 0.001s,name resolution: 0.001s,waiting for metadata filters' });
+    expect(neverReachedTemporal(beforeTheWire)).toBe(true);
+    const onTheWire = Object.assign(grpcError(status.DEADLINE_EXCEEDED), { details: 'Deadline exceeded after 1.002s,LB pick: 0.001s,remote_addr=127.0.0.1:7233' });
+    expect(neverReachedTemporal(onTheWire)).toBe(false);
+    expect(neverReachedTemporal(Object.assign(grpcError(status.UNAVAILABLE), { details: 'Connection dropped' }))).toBe(false);
+  });
+});
