@@ -3,6 +3,7 @@
 //   --trials N        trials per scenario (default 20)
 //   --scenario NAME   run one scenario (repeatable)
 //   --quick           shorter spread storm (10 s instead of 60 s)
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { startCluster, type Cluster } from './cluster';
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
   try {
     cluster = await startCluster({ say });
     say(`Holdline at ${cluster.apiUrl} (default limits), Temporal at ${cluster.temporal.address}; ${trials} trial(s) each of ${names.join(', ')}`);
+    say(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; sizes ${JSON.stringify(sizes)}`);
     const results: ScenarioResult[] = [];
     for (const scenario of SCENARIOS.filter((s) => names.includes(s.name))) {
       say(`${scenario.name}: ${scenario.description}`);
@@ -62,6 +64,12 @@ async function main(): Promise<number> {
     for (const line of formatTable(results)) print(line);
     print('');
     for (const scenario of SCENARIOS.filter((s) => names.includes(s.name))) print(`  ${scenario.name}: ${scenario.description}`);
+    for (const r of results) {
+      if (!r.failures.length) continue;
+      print(`${r.name} failures:`);
+      for (const { trial, failure } of r.failures) print(`  #${trial}: ${failure}`);
+    }
+    print(`machine load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const failed = results.filter((r) => r.passed < r.trials);
     print(failed.length ? `\nFAILED: ${failed.map((r) => `${r.name} (${r.trials - r.passed} of ${r.trials})`).join(', ')}` : '\nall trials passed');
     return failed.length ? 1 : 0;

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import { TENANT, type Cluster } from '../chaos/cluster';
 import { BenchSession } from '../realtime';
 import { timedHttpCall, type CallSample, type LoadTool } from './timed-call';
@@ -57,6 +58,8 @@ export async function closedLoop(cluster: Cluster, plan: { calls: number; client
   };
 
   const started = performance.now();
-  await Promise.all(Array.from({ length: plan.clients }, (_, c) => (c % 2 === 0 ? httpClient(c) : realtimeClient(c))));
+  // Clients arrive over a second rather than in one instant, as callers of a service do.
+  const arrive = (c: number) => delay(Math.round((c * 1_000) / plan.clients));
+  await Promise.all(Array.from({ length: plan.clients }, (_, c) => arrive(c).then(() => (c % 2 === 0 ? httpClient(c) : realtimeClient(c)))));
   return { clients: plan.clients, elapsedMs: performance.now() - started, samples };
 }

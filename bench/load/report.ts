@@ -38,9 +38,10 @@ export function printClosedLoop(result: ClosedLoopResult, ledger: { missing: num
       lost = missing;
       duplicated += extra;
     }
-    rows.push([transport, String(samples.length), (ended / (result.elapsedMs / 1000)).toFixed(1), ms(ack.p50), ms(ack.p99), ms(done.p50), ms(done.p99), String(errors), String(missing), String(extra)]);
+    const ok = samples.filter((s) => s.outcome === 'ok').length;
+    rows.push([transport, String(samples.length), (ok / (result.elapsedMs / 1000)).toFixed(1), ms(ack.p50), ms(ack.p99), ms(done.p50), ms(done.p99), String(errors), String(missing), String(extra)]);
   }
-  for (const line of table(['calls over', 'calls', 'calls/s', 'ack p50', 'ack p99', 'completion p50', 'completion p99', 'errors', 'lost', 'duplicated'], rows)) print(line);
+  for (const line of table(['calls over', 'calls', 'ok calls/s', 'ack p50', 'ack p99', 'completion p50', 'completion p99', 'errors', 'lost', 'duplicated'], rows)) print(line);
   print(`  ${result.clients} clients, ${(result.elapsedMs / 1000).toFixed(1)} s; ack = first answer (HTTP 202/200) or tool_call.accepted after the model's function call; completion = the final envelope`);
   if (result.samples.some((s) => s.outcome !== 'ok')) print(`  not ok: ${reasons(result.samples)}`);
   print(`  ledger: ${ledger.missing} ok refunds without a payment, ${ledger.duplicated} extra payments`);
