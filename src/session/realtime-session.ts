@@ -355,11 +355,11 @@ export class RealtimeSession {
     }
   }
 
-  /** Holdline owns the tools: whatever the client sends, the registry's tools are installed. */
+  /** Holdline owns the tools: whatever the client sends, the registry's tools this user may call are installed. */
   private sessionUpdate(session: Record<string, unknown>): ModelCommand {
     return {
       type: 'session.update',
-      session: { type: 'realtime', ...session, tools: this.services.gateway.registry.functionTools(), tool_choice: 'auto' },
+      session: { type: 'realtime', ...session, tools: this.services.gateway.registry.functionTools((spec) => spec.scopes.every((scope) => this.principal.scopes.has(scope))), tool_choice: 'auto' },
     } as ModelCommand;
   }
 
