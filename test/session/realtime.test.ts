@@ -40,6 +40,14 @@ describe('realtime sessions through Holdline', () => {
     expect(JSON.parse((outputs.at(-1)!.item as any).output)).toMatchObject({ status: 'ok', data: { order_id: 'A-1002' } });
   });
 
+  it('installs only the tools the user may call', async () => {
+    const client = await connect({ token: await h.token({ scopes: ['orders:read'] }) });
+    const updated = await client.next((e) => e.type === 'session.updated', 'session.updated');
+    expect(updated.session.tools.map((t: { name: string }) => t.name)).toEqual(['lookup_order']);
+    const listed = await h.get('/v1/tools', await h.token({ scopes: ['orders:read'] }));
+    expect(listed.body.tools.map((t: { name: string }) => t.name)).toEqual(['lookup_order']);
+  });
+
   it('acks a slow tool, streams progress, then delivers the final result and a spoken summary', async () => {
     const client = await connect();
     client.say('Please refund order A-1005 for $2.50');
