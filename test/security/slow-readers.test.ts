@@ -52,9 +52,11 @@ describe('slow readers on GET /v1/tool-calls/:id/events', () => {
       const started = Date.now();
       const health = await fetch(`${h.url}/healthz`);
       expect(health.status).toBe(200);
+      // The event loop is not held up by the readers (a loaded CI machine still answers this within a second).
+      expect(Date.now() - started).toBeLessThan(1_000);
+      // A fast tool still answers within its ack window: 200, not a 202.
       const lookup = await h.call('lookup_order', { order_id: 'A-1001' }, { token: await h.token({ user: 'bob' }) });
       expect(lookup.status).toBe(200);
-      expect(Date.now() - started).toBeLessThan(5_000);
       const final = await h.get(`/v1/tool-calls/${key}?wait=20000`);
       expect(final.body).toMatchObject({ status: 'ok' });
 

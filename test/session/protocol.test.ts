@@ -95,7 +95,7 @@ describe('a session relaying between recording transports', () => {
   function session() {
     const client = new RecordingTransport();
     const model = new RecordingTransport();
-    const s = new RealtimeSession('sess_unit00000', { tenantId: 'acme', userId: 'u', scopes: new Set() }, services);
+    const s = new RealtimeSession('sess_unit00000', { tenantId: 'acme', userId: 'u', scopes: new Set(['orders:read', 'orders:refund', 'orders:write']) }, services);
     s.connect(client, model, 1_000, false);
     return { s, client, model };
   }
@@ -139,7 +139,7 @@ describe('a session relaying between recording transports', () => {
   });
 
   it('does not follow or announce a restored call whose result the model already has', () => {
-    const s = new RealtimeSession('sess_unit00001', { tenantId: 'acme', userId: 'u', scopes: new Set() }, services);
+    const s = new RealtimeSession('sess_unit00001', { tenantId: 'acme', userId: 'u', scopes: new Set(['orders:read', 'orders:refund', 'orders:write']) }, services);
     const ref = { call_id: 'rt-sess_unit00001-c1', workflow_id: 'acme/u/rt-sess_unit00001-c1', trace_id: 't', tool: 'lookup_order' };
     const completionOf = jest.spyOn(gateway, 'completionOf');
     s.restore([{ modelCallId: 'c1', ref }], new Set(['c1']));
