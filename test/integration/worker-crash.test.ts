@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { startHarness, freshKey, type Harness } from '../support/harness';
 import { readEvents } from '../support/sse';
 import { waitFor } from '../support/wait';
+import { startWorkerProcess, stopWorkerProcess } from '../support/worker-control';
 
 let h: Harness;
 beforeAll(async () => {
@@ -10,32 +9,11 @@ beforeAll(async () => {
 });
 afterAll(() => h.stop());
 
-function startWorkerProcess(): Promise<ChildProcess> {
-  // node itself (not the tsx wrapper), so SIGKILL reaches the worker.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../support/worker-process.ts')], {
-    env: { ...process.env, WORKER_TASK_QUEUE: h.taskQueue, WORKER_STORE_PATH: h.storePath, WORKER_REFUND_STAGE_MS: '400' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('worker ready')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited early with ${code}`)));
-  });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(killer);
-}
+const startWorker = () => startWorkerProcess({ taskQueue: h.taskQueue, storePath: h.storePath, refundStageMs: 400 });
 
 describe('a worker killed during a refund', () => {
   it('gives one refund and one envelope once a worker runs again', async () => {
-    const first = await startWorkerProcess();
+    const first = await startWorker();
     const key = freshKey('crash');
     const workflowKey = `acme/alice/${key}`;
     const before = h.store.findOrder('acme', 'A-1003')!.refunded_cents;
@@ -49,7 +27,7 @@ describe('a worker killed during a refund', () => {
     await new Promise((resolve) => first.once('exit', resolve));
     expect(h.store.findRefund('acme', workflowKey)).toBeUndefined();
 
-    const second = await startWorkerProcess();
+    const second = await startWorker();
     try {
       const final = await h.get(`/v1/tool-calls/${key}?wait=30000`);
       expect(final.body).toMatchObject({ status: 'ok', data: { amount_cents: 700 } });
@@ -61,7 +39,7 @@ describe('a worker killed during a refund', () => {
       const terminal = received.filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event));
       expect(terminal.map((e) => e.event)).toEqual(['completed']);
     } finally {
-      await stopProcess(second);
+      await stopWorkerProcess(second);
     }
   }, 90_000);
 });
