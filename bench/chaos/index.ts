@@ -53,7 +53,8 @@ async function main(): Promise<number> {
           trials,
           sizes,
           onTrial: (name, trial, outcome) => {
-            say(`  ${name} #${trial}: ${outcome.failures.length ? 'FAILED' : 'passed'} (${outcome.calls} calls, ${outcome.sideEffects} side effects)`);
+            const errors = outcome.errorKinds?.length ? `, ended in error: ${summarizeKinds(outcome.errorKinds)}` : '';
+            say(`  ${name} #${trial}: ${outcome.failures.length ? 'FAILED' : 'passed'} (${outcome.calls} calls, ${outcome.sideEffects} side effects${errors})`);
             for (const failure of outcome.failures) say(`    - ${failure}`);
           },
         }),
@@ -77,6 +78,13 @@ async function main(): Promise<number> {
     say('cleaning up');
     await cluster?.stop();
   }
+}
+
+/** `3× TOOL_FAILED/REFUND_EXCEEDS_BALANCE, 1× BACKEND_UNAVAILABLE` */
+function summarizeKinds(kinds: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const kind of kinds) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return [...counts].map(([kind, n]) => `${n}× ${kind}`).join(', ');
 }
 
 main().then(

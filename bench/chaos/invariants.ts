@@ -12,6 +12,8 @@ export interface TrialOutcome {
   lost: number;
   /** Extra terminal events delivered for a call, plus extra payments under one key. */
   duplicated: number;
+  /** How the calls that did not end ok ended, e.g. `TOOL_FAILED/REFUND_EXCEEDS_BALANCE`. */
+  errorKinds?: string[];
   failures: string[];
 }
 
@@ -85,5 +87,8 @@ export function checkTrial(cluster: Cluster, calls: readonly ObservedCall[], ord
       if (!recordedKeys.has(payment.key)) failures.push(`unrecorded payment: ${payment.amountCents} cents of order ${orderId} under key ${payment.key} moved but never reached the ledger`);
     }
   }
-  return { calls: calls.length, sideEffects, terminalEnvelopes, lost, duplicated, failures };
+  const errorKinds = calls
+    .filter((c) => c.final?.status === 'error')
+    .map((c) => `${c.final!.error_code}${(c.final!.details as { type?: string } | undefined)?.type ? `/${(c.final!.details as { type: string }).type}` : ''}`);
+  return { calls: calls.length, sideEffects, terminalEnvelopes, lost, duplicated, failures, ...(errorKinds.length ? { errorKinds } : {}) };
 }
