@@ -5,12 +5,10 @@ import { errorEnvelope, okEnvelope } from '../contracts/envelope-builders';
 import type { AcceptedEnvelope, ErrorEnvelope, ResultEnvelope } from '../contracts/envelope';
 import { outcomeOf } from '../contracts/error-codes';
 import { ToolFailure } from '../contracts/errors';
-import { executionPlanOf, type ToolSpec } from '../contracts/tool-spec';
-import type { ToolCallInput } from '../contracts/tool-call';
+import type { ToolSpec } from '../contracts/tool-spec';
 import { checkArguments } from './arguments';
 import type { Principal, TokenVerifier } from './auth';
 import { CircuitBreaker } from './breaker';
-import type { CallMemo } from './call-memo';
 import { fingerprintOf, idempotencyKeyOf, workflowIdOf, type KeySource } from './idempotency';
 import { GatewayMetrics } from './metrics';
 import { SessionInFlightLimiter, TenantRateLimiter } from './policy';
@@ -18,7 +16,8 @@ import { redactArguments } from './redact';
 import type { ToolRegistry } from './registry';
 import { GatewayRejection } from './rejection';
 import { CallResults, isShutdown, type CallRef } from './results';
-import { isBackendFailure, neverReachedTemporal, type TemporalCalls } from './temporal-calls';
+import { CallPlacement, type Admitted, type LogContext, type PreparedCall } from './placement';
+import type { TemporalCalls } from './temporal-calls';
 
 /** A read tool's answer when Temporal is unreachable; deterministic, no side effects. */
 export type ToolFallback = (args: Record<string, unknown>, principal: Principal) => Promise<unknown>;
@@ -93,16 +92,11 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly breaker: CircuitBreaker;
   readonly results: CallResults;
-  private readonly rateLimiter: TenantRateLimiter;
-  private readonly inFlight: SessionInFlightLimiter;
-  /** Starts under way in this process, by workflow id: concurrent duplicates join the first instead of racing it. */
-  private readonly starting = new Map<string, Promise<Placed>>();
+  private readonly placement: CallPlacement;
 
   constructor(private readonly options: GatewayOptions) {
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.results = new CallResults(options.calls, options.logger);
-    this.rateLimiter = new TenantRateLimiter(options.limits.tenantRatePerSec, options.limits.tenantBurst);
-    this.inFlight = new SessionInFlightLimiter(options.limits.sessionMaxInFlight);
     this.breaker = new CircuitBreaker({
       failureThreshold: options.breakerThreshold ?? 3,
       cooldownMs: options.breakerCooldownMs,
@@ -113,6 +107,13 @@ export class Gateway {
       },
     });
     this.metrics.setBreaker('closed');
+    this.placement = new CallPlacement({
+      calls: options.calls,
+      breaker: this.breaker,
+      rateLimiter: new TenantRateLimiter(options.limits.tenantRatePerSec, options.limits.tenantBurst),
+      inFlight: new SessionInFlightLimiter(options.limits.sessionMaxInFlight),
+      logger: options.logger,
+    });
     for (const name of Object.keys(options.fallbacks ?? {})) {
       const spec = options.registry.get(name);
       if (!spec) throw new Error(`fallback for unknown tool "${name}"`);
@@ -191,88 +192,10 @@ export class Gateway {
    * in-flight slot, and duplicates arriving together share one start.
    */
   private async place(call: PreparedCall): Promise<SubmitOutcome> {
-    let placing = this.starting.get(call.workflowId);
-    const leader = !placing;
-    if (!placing) {
-      placing = this.admitAndStart(call);
-      this.starting.set(call.workflowId, placing);
-      const forget = () => this.starting.delete(call.workflowId);
-      placing.then(forget, forget);
-    }
-    const placed = await placing;
+    const { placed, leader } = await this.placement.place(call);
     if (placed.kind === 'unknown') return this.unknownOutcome(call);
     if (placed.kind === 'started' && leader) return this.answerStarted(call, placed.release);
     return this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
-  }
-
-  /** Charges the limits and starts; refunds them when the key turns out to name an existing call. */
-  private async admitAndStart(call: PreparedCall): Promise<Placed> {
-    const { principal, workflowId } = call;
-    let release: () => void;
-    try {
-      this.rateLimiter.take(principal.tenantId);
-      try {
-        release = this.inFlight.acquire(`${principal.tenantId}/${call.sessionId}`);
-      } catch (error) {
-        this.rateLimiter.refund(principal.tenantId);
-        throw error;
-      }
-    } catch (limited) {
-      // Over a limit: a duplicate of an existing call still attaches.
-      const existing = await this.options.calls.snapshot(workflowId).catch(() => undefined);
-      if (existing) return { kind: 'existing', fingerprint: existing.memo.fingerprint, trace_id: existing.memo.trace_id, closed: existing.closed };
-      throw limited;
-    }
-    const undo = () => {
-      release();
-      this.rateLimiter.refund(principal.tenantId);
-    };
-
-    try {
-      await this.breaker.admit();
-    } catch (error) {
-      undo();
-      throw error;
-    }
-    let started;
-    try {
-      started = await this.options.calls.start(this.inputOf(call), workflowId, this.memoOf(call));
-      this.breaker.recordSuccess();
-    } catch (error) {
-      if (!isBackendFailure(error)) {
-        undo();
-        throw error;
-      }
-      this.breaker.recordFailure();
-      if (neverReachedTemporal(error)) {
-        undo();
-        throw error;
-      }
-      return this.afterLostStart(call, release, undo, error);
-    }
-    if (started.kind === 'started') return { kind: 'started', release, fingerprint: call.fingerprint, trace_id: call.traceId };
-    undo();
-    return { kind: 'existing', fingerprint: started.memo.fingerprint, trace_id: started.memo.trace_id, closed: started.closed };
-  }
-
-  /**
-   * The start's answer was lost: it may or may not have reached Temporal.
-   * Ask by workflow id before saying anything; if Temporal cannot say either,
-   * the outcome of a tool with side effects is unknown — never reported as a
-   * failure.
-   */
-  private async afterLostStart(call: PreparedCall, release: () => void, undo: () => void, lost: unknown): Promise<Placed> {
-    const found = await this.options.calls.snapshot(call.workflowId).catch(() => 'unanswered' as const);
-    if (found === 'unanswered' || found === undefined) {
-      undo();
-      // A read tool that may have started is harmless to run again: answer as unavailable (its fallback may answer).
-      if (call.spec.sideEffect === 'read') throw lost;
-      this.options.logger.warn({ ...call.context }, 'a start may or may not have reached Temporal; the call is reported as unknown, not failed');
-      return { kind: 'unknown' };
-    }
-    if (found.memo.trace_id === call.traceId) return { kind: 'started', release, fingerprint: call.fingerprint, trace_id: call.traceId };
-    undo();
-    return { kind: 'existing', fingerprint: found.memo.fingerprint, trace_id: found.memo.trace_id, closed: found.closed };
   }
 
   private async answerStarted(call: PreparedCall, release: () => void): Promise<SubmitOutcome> {
@@ -330,26 +253,6 @@ export class Gateway {
     );
     this.recordOutcome(envelope, call.context, call.startedAt, true);
     return { kind: 'unknown', envelope, call: ref, httpStatus: 503, retryAfterMs: 1_000 };
-  }
-
-  private inputOf(call: PreparedCall): ToolCallInput {
-    const { spec, principal } = call;
-    return {
-      tool: spec.name,
-      toolVersion: spec.version,
-      arguments: call.args,
-      callId: call.callId,
-      idempotencyKey: call.workflowId,
-      traceId: call.traceId,
-      tenantId: principal.tenantId,
-      userId: principal.userId,
-      sessionId: call.sessionId,
-      plan: executionPlanOf(spec),
-    };
-  }
-
-  private memoOf(call: PreparedCall): CallMemo {
-    return { fingerprint: call.fingerprint, trace_id: call.traceId, user_id: call.principal.userId, tool_version: call.spec.version, arguments: call.redacted };
   }
 
   private refOf(call: PreparedCall, traceId: string): CallRef {
@@ -422,44 +325,6 @@ function sessionIdOf(sessionId: string | undefined, principal: Principal): strin
   return sessionId;
 }
 
-/** A call that passed validation, authentication and scopes. */
-interface Admitted {
-  spec: ToolSpec;
-  args: Record<string, unknown>;
-  principal: Principal;
-}
-
-/** Everything about one call the pipeline derived, built once. */
-interface PreparedCall extends Admitted {
-  redacted: Record<string, unknown>;
-  sessionId: string;
-  callId: string;
-  workflowId: string;
-  fingerprint: string;
-  traceId: string;
-  startedAt: number;
-  context: LogContext;
-}
-
-/** How a call found its workflow: started it, found it already there, or could not tell. */
-type Placed =
-  | { kind: 'started'; release: () => void; fingerprint: string; trace_id: string }
-  | { kind: 'existing'; fingerprint: string; trace_id: string; closed: boolean }
-  | { kind: 'unknown' };
-
-interface LogContext {
-  trace_id: string;
-  /** A registry tool name, or `unknown`. */
-  tool: string;
-  requested_tool?: string;
-  session?: string | undefined;
-  tenant?: string;
-  user?: string;
-  call_id?: string;
-  workflow_id?: string;
-  arguments?: Record<string, unknown>;
-  fallback?: boolean;
-}
 
 export function newTraceId(): string {
   return `tool-req-${randomBytes(8).toString('hex')}`;
