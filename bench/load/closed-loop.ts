@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TENANT, type Cluster } from '../chaos/cluster';
 import { BenchSession } from '../realtime';
-import { timedHttpCall, type CallSample, type LoadTool } from './timed-call';
+import { RESULT_PATIENCE_MS, timedHttpCall, type CallSample, type LoadTool } from './timed-call';
 
 /** A big order per client, so refunds of a cent never run out of balance. */
 const ORDER_TOTAL = 1_000_000_000;
@@ -37,7 +37,7 @@ export async function closedLoop(cluster: Cluster, plan: { calls: number; client
     try {
       for (let index = claim(); index !== undefined; index = claim()) {
         const refund = tool(index) === 'refund_order';
-        const timing = await session.call(refund ? `refund order ${orderId} for $0.01` : `look up order ${orderId}`);
+        const timing = await session.call(refund ? `refund order ${orderId} for $0.01` : `look up order ${orderId}`, RESULT_PATIENCE_MS);
         const sample: CallSample = { transport: 'realtime', terminals: timing?.terminals ?? 0 };
         if (!timing) sample.reason = 'the model made no function call';
         else {

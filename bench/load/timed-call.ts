@@ -23,6 +23,9 @@ export interface CallSample {
 
 export type LoadTool = 'refund_order' | 'lookup_order';
 
+/** How long a client waits for a call's result before counting it lost. */
+export const RESULT_PATIENCE_MS = 120_000;
+
 export async function timedHttpCall(client: HoldlineHttp, tool: LoadTool, orderId: string, key: string, startedAt = performance.now()): Promise<CallSample> {
   const sample: CallSample = { transport: 'http', terminals: 0 };
   const args = tool === 'refund_order' ? { order_id: orderId, amount_cents: 1, reason: 'load test refund' } : { order_id: orderId };
@@ -32,7 +35,10 @@ export async function timedHttpCall(client: HoldlineHttp, tool: LoadTool, orderI
     let final = answer;
     if (answer.status === 202) {
       if (tool === 'refund_order') sample.refundKey = answer.body.workflow_id;
-      final = await client.result(answer.body.call_id, 30_000);
+      // A patient client: long polls again while the call runs, for up to RESULT_PATIENCE_MS.
+      const giveUpAt = performance.now() + RESULT_PATIENCE_MS;
+      do final = await client.result(answer.body.call_id, 30_000);
+      while (final.status === 200 && final.body?.status !== 'ok' && final.body?.status !== 'error' && performance.now() < giveUpAt);
     }
     const status = final.body?.status;
     if (final.status === 200 && (status === 'ok' || status === 'error')) {
