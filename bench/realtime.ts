@@ -84,6 +84,8 @@ export interface CallTiming {
 /** A realtime client that says one line at a time and times each call. */
 export class BenchSession {
   private responding = false;
+  /** How many of this client's response.create the model refused because a response was under way. */
+  private refused = 0;
   private lastEventAt = 0;
   readonly calls = new Map<string, CallTiming>();
   private readonly waiters = new Set<() => void>();
@@ -93,7 +95,8 @@ export class BenchSession {
       const now = performance.now();
       this.lastEventAt = now;
       const event = JSON.parse(data.toString()) as Record<string, any>;
-      if (event.type === 'response.created') this.responding = true;
+      if (event.type === 'error' && event.error?.code === 'conversation_already_has_active_response') this.refused += 1;
+      else if (event.type === 'response.created') this.responding = true;
       else if (event.type === 'response.done') this.responding = false;
       else if (event.type === 'response.function_call_arguments.done') this.calls.set(event.call_id, { functionCallAt: now });
       else if (event.type === 'tool_call.accepted') {
@@ -124,9 +127,16 @@ export class BenchSession {
   async call(text: string, timeoutMs = 30_000): Promise<CallTiming | undefined> {
     const before = new Set(this.calls.keys());
     this.socket.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } }));
-    this.socket.send(JSON.stringify({ type: 'response.create' }));
     const mine = () => [...this.calls.entries()].find(([id]) => !before.has(id))?.[1];
     try {
+      // The model refuses a response.create while one of its responses (say, Holdline's note of the last
+      // result) is under way, as OpenAI's does: then ask again once it is quiet, as a real client would.
+      for (let asked = 0; asked < 5 && !mine(); asked++) {
+        const refusedBefore = this.refused;
+        this.socket.send(JSON.stringify({ type: 'response.create' }));
+        await this.until(() => mine() !== undefined || this.refused > refusedBefore, timeoutMs);
+        if (!mine()) await this.until(() => !this.responding, timeoutMs);
+      }
       await this.until(() => mine()?.terminalAt !== undefined, timeoutMs);
       // Quiet: no response under way and nothing heard for a moment, so the next line does not talk over the model.
       await this.until(() => !this.responding && performance.now() - this.lastEventAt > 20, timeoutMs);
