@@ -6,6 +6,11 @@ import type { SessionRecords } from './records';
 
 const SESSION_ID = /^sess_[A-Za-z0-9]{8,64}$/;
 
+/** A session this user cannot resume: it never existed, has no trace left, or is someone else's. */
+function unknownSession(): GatewayRejection {
+  return new GatewayRejection('INVALID_ARGUMENTS', 'No realtime session with this session_id to resume; open a new session', { httpStatus: 404 });
+}
+
 export interface SessionStoreOptions {
   /** How long a session waits for its client to come back. */
   resumeWindowMs: number;
@@ -68,7 +73,8 @@ export class SessionStore {
   async open(principal: Principal, resumeId: string | undefined): Promise<{ session: RealtimeSession; resumed: boolean }> {
     if (resumeId !== undefined && !SESSION_ID.test(resumeId)) throw new GatewayRejection('INVALID_ARGUMENTS', 'session_id is not a Holdline session id');
     const held = resumeId ? this.sessions.get(resumeId) : undefined;
-    if (held && !sameOwner(held.session.principal, principal)) throw new GatewayRejection('FORBIDDEN', 'This session belongs to someone else');
+    // Someone else's session answers exactly as one that does not exist.
+    if (held && !sameOwner(held.session.principal, principal)) throw unknownSession();
     if (held?.attached) throw new GatewayRejection('IDEMPOTENCY_CONFLICT', 'This session already has a client connected', { httpStatus: 409 });
     if (this.attachedOf(principal) >= this.options.maxSessionsPerUser) {
       throw new GatewayRejection('RATE_LIMITED', `At most ${this.options.maxSessionsPerUser} realtime sessions per user at once; close one first`, {
@@ -94,7 +100,7 @@ export class SessionStore {
         this.records.callsOf(principal, resumeId, Date.now() - this.options.resumeWindowMs),
         this.records.deliveriesOf(resumeId),
       ]);
-      if (deliveries.owner && !sameOwner(deliveries.owner, principal)) throw new GatewayRejection('FORBIDDEN', 'This session belongs to someone else');
+      if (deliveries.owner ? !sameOwner(deliveries.owner, principal) : calls.length === 0) throw unknownSession();
       session.restore(calls, deliveries.delivered);
     } catch (error) {
       session.dispose();

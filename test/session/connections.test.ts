@@ -133,7 +133,20 @@ describe('resumes, caps and ownership', () => {
     await first.close();
     await waitFor(() => h.server.sessions.attachedOf({ tenantId: 'acme', userId: 'erin' }) === 0, 2_000, 'released');
 
-    for (const id of [session_id, `sess_${'f'.repeat(8)}${Date.now()}`]) {
+    // A session this server never had: it ran on another server, which made a call in it.
+    const other = await startHarness({ taskQueue: h.taskQueue, withoutWorker: true });
+    let elsewhere: string;
+    try {
+      const client = await connectRealtime(other.url, { token });
+      ({ session_id: elsewhere } = await client.next((e) => e.type === 'tool_call.session', 'session'));
+      client.say('look up order A-1001');
+      await client.next((e) => e.type === 'tool_call.completed', 'completed');
+      await client.close();
+    } finally {
+      await other.stop();
+    }
+
+    for (const id of [session_id, elsewhere]) {
       const attempts = await Promise.allSettled([connectRealtime(h.url, { token, query: { session_id: id } }), connectRealtime(h.url, { token, query: { session_id: id } })]);
       const won = attempts.filter((a): a is PromiseFulfilledResult<RealtimeTestClient> => a.status === 'fulfilled');
       const lost = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');

@@ -152,12 +152,19 @@ describe('realtime sessions through Holdline', () => {
     await waitFor(() => spoken(again).some((t) => t.includes('I refunded $0.03')), 5_000, 'spoken result after resume');
   });
 
-  it("refuses to resume another user's session", async () => {
+  it("answers a resume of another user's session exactly as one of a session that does not exist", async () => {
     const first = await connect();
     const { session_id } = await first.next((e) => e.type === 'tool_call.session', 'session');
     await first.close();
     const bob = await h.token({ user: 'bob' });
-    await expect(connectRealtime(h.url, { token: bob, query: { session_id } })).rejects.toMatchObject({ status: 403 });
+    const refusal = await connectRealtime(h.url, { token: bob, query: { session_id } }).catch((error: { status: number; body: string }) => error);
+    const unknown = await connectRealtime(h.url, { token: bob, query: { session_id: 'sess_000000000000000000000000' } }).catch(
+      (error: { status: number; body: string }) => error,
+    );
+    expect(refusal).toMatchObject({ status: 404 });
+    expect(unknown).toMatchObject({ status: 404 });
+    const withoutTrace = (body: string) => ({ ...JSON.parse(body), trace_id: undefined });
+    expect(withoutTrace((refusal as { body: string }).body)).toEqual(withoutTrace((unknown as { body: string }).body));
   });
 
   it('tells the client clearly when the model connection drops, and the calls go on', async () => {
