@@ -9,27 +9,15 @@ import { holdlineThroughput, rawThroughput } from './load';
 import { printReport } from './report';
 import { measureAck, measureLookup, measureProgress } from './scenarios';
 import { startBenchEnv, type BenchEnv } from './setup';
+import { guardRun } from './guard';
 
 const startedAt = performance.now();
 const say = (line: string) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<number> {
-  // A hang is a crash: nothing here may keep a 2-core machine busy for long.
-  const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: still running after ${PLAN.watchdogMs / 1000} s; giving up\n`);
-    process.exit(1);
-  }, PLAN.watchdogMs);
-  watchdog.unref();
-
   let env: BenchEnv | undefined;
-  const interrupted = async () => {
-    process.stderr.write('bench: interrupted; cleaning up\n');
-    await env?.stop();
-    process.exit(130);
-  };
-  process.once('SIGINT', () => void interrupted());
-  process.once('SIGTERM', () => void interrupted());
+  guardRun('bench', PLAN.watchdogMs, () => env?.stop());
 
   try {
     // Others' work on the same cores skews every figure: measure it while idle, before starting anything.

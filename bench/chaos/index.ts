@@ -10,6 +10,7 @@ import { startCluster, type Cluster } from './cluster';
 import { formatTable, runScenario, type ScenarioResult } from './runner';
 import { SIZES } from './scenario';
 import { SCENARIOS } from './scenarios';
+import { guardRun } from '../guard';
 
 const startedAt = performance.now();
 const say = (line: string) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
@@ -25,21 +26,8 @@ async function main(): Promise<number> {
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const sizes = values.quick ? SIZES.quick : SIZES.full;
 
-  // A hang is a failure, not a long run.
-  const watchdog = setTimeout(() => {
-    process.stderr.write('chaos: still running after 60 minutes; giving up\n');
-    process.exit(1);
-  }, 60 * 60_000);
-  watchdog.unref();
-
   let cluster: Cluster | undefined;
-  const interrupted = async () => {
-    process.stderr.write('chaos: interrupted; cleaning up\n');
-    await cluster?.stop();
-    process.exit(130);
-  };
-  process.once('SIGINT', () => void interrupted());
-  process.once('SIGTERM', () => void interrupted());
+  guardRun('chaos', 60 * 60_000, () => cluster?.stop());
 
   try {
     cluster = await startCluster({ say });

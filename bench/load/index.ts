@@ -15,6 +15,7 @@ import { openLoop } from './open-loop';
 import { findMaxRate } from './rate-search';
 import { printClosedLoop, printHold, printSteps } from './report';
 import { ledgerMismatches } from './timed-call';
+import { guardRun } from '../guard';
 
 /** The server's policy limits, lifted so the load measures Holdline, not its throttle. Printed with the results. */
 const LIFTED_LIMITS = { HOLDLINE_TENANT_RATE_PER_SEC: '100000', HOLDLINE_TENANT_BURST: '100000', HOLDLINE_SESSION_MAX_IN_FLIGHT: '1000' };
@@ -39,20 +40,8 @@ async function main(): Promise<number> {
   const holdMs = positive(values.duration, '--duration') * 1000;
   const stepMs = positive(values.step, '--step') * 1000;
 
-  const watchdog = setTimeout(() => {
-    process.stderr.write('load: still running after 40 minutes; giving up\n');
-    process.exit(1);
-  }, 40 * 60_000);
-  watchdog.unref();
-
   let cluster: Cluster | undefined;
-  const interrupted = async () => {
-    process.stderr.write('load: interrupted; cleaning up\n');
-    await cluster?.stop();
-    process.exit(130);
-  };
-  process.once('SIGINT', () => void interrupted());
-  process.once('SIGTERM', () => void interrupted());
+  guardRun('load', 40 * 60_000, () => cluster?.stop());
 
   try {
     const busyBefore = await idleCheck();
