@@ -91,7 +91,7 @@ const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly breaker: CircuitBreaker;
-  readonly results: CallResults;
+  private readonly results: CallResults;
   private readonly placement: CallPlacement;
 
   constructor(private readonly options: GatewayOptions) {

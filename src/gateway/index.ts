@@ -1,6 +1,6 @@
 // The tool gateway: what the HTTP API and realtime sessions call into.
 export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, type SubmitOutcome, type ToolCallRequest, type ToolFallback } from './gateway';
-export { APPROVER_SCOPE, CallControl, MAX_WAIT_MS, OPERATOR_SCOPE, type CallAct, type CallAddress, type CallView, type RunningCallView } from './call-control';
+export { APPROVER_SCOPE, CallControl, MAX_WAIT_MS, OPERATOR_SCOPE, type CallAddress, type CallView, type RunningCallView } from './call-control';
 export { ProgressHub, type CallUpdate } from './progress-hub';
 export { TokenVerifier, bearerToken, type Principal } from './auth';
 export { ToolRegistry, type FunctionTool } from './registry';
@@ -9,4 +9,4 @@ export { GatewayMetrics } from './metrics';
 export { GatewayRejection, HTTP_STATUS } from './rejection';
 export { parseWorkflowId, realtimeKeyPrefix, workflowIdOf, type CallOwner } from './idempotency';
 export { readCallMemo, type CallMemo } from './call-memo';
-export { CallResults, isShutdown, type CallRef } from './results';
+export { isShutdown, type CallRef } from './results';

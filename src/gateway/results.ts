@@ -43,7 +43,7 @@ export class CallResults {
   }
 
   /** Validates an envelope on its way out; one that breaks the contract becomes INTERNAL, and is logged. */
-  checkedEnvelope(envelope: unknown, call: CallRef): ResultEnvelope {
+  private checkedEnvelope(envelope: unknown, call: CallRef): ResultEnvelope {
     const parsed = ResultEnvelopeSchema.safeParse(envelope);
     if (parsed.success) return parsed.data;
     this.logger.error({ ...call, issues: parsed.error.issues }, 'envelope failed its schema');
@@ -72,6 +72,6 @@ export function isShutdown(error: unknown): boolean {
   return error instanceof CallsClosedError;
 }
 
-export function idsOf(call: CallRef) {
+function idsOf(call: CallRef) {
   return { tool: call.tool, call_id: call.call_id, workflow_id: call.workflow_id };
 }
