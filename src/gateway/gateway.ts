@@ -231,6 +231,10 @@ export class Gateway {
   /** The result if it comes within the tool's ack window (at once for a finished call), else a truthful ack. */
   private async answer(call: PreparedCall, ref: CallRef, completion: Promise<ResultEnvelope>, closed: boolean): Promise<SubmitOutcome> {
     const { spec } = call;
+    completion.then(
+      () => this.placement.closed(ref.workflow_id),
+      () => undefined,
+    );
     const waitMs = spec.needsApproval ? 0 : spec.budget.ackAfterMs;
     const envelope = closed ? await completion : await settleWithin(completion, waitMs);
     const ackSeconds = (performance.now() - call.startedAt) / 1000;

@@ -47,6 +47,9 @@ export interface LogContext {
   fallback?: boolean;
 }
 
+/** How many placed calls a process remembers for duplicates. */
+const KNOWN_CALLS = 10_000;
+
 export interface PlacementDeps {
   calls: TemporalCalls;
   breaker: CircuitBreaker;
@@ -65,20 +68,44 @@ export interface PlacementDeps {
 export class CallPlacement {
   /** Starts under way in this process, by workflow id: concurrent duplicates join the first instead of racing it. */
   private readonly starting = new Map<string, Promise<Placed>>();
+  /**
+   * Calls placed here, by workflow id. A workflow id's fingerprint and trace
+   * never change, so a later duplicate attaches from here without a Temporal
+   * round trip (which, on a loaded Temporal, could miss its deadline). Bounded;
+   * the oldest are forgotten first, and a forgotten one is asked of Temporal.
+   */
+  private readonly known = new Map<string, Extract<Placed, { kind: 'existing' }>>();
 
   constructor(private readonly deps: PlacementDeps) {}
 
   /** How the call found its workflow; `leader` when this request made the start (others joined it). */
   async place(call: PreparedCall): Promise<{ placed: Placed; leader: boolean }> {
+    const known = this.known.get(call.workflowId);
+    if (known) return { placed: { ...known }, leader: false };
     let placing = this.starting.get(call.workflowId);
     const leader = !placing;
     if (!placing) {
       placing = this.admitAndStart(call);
       this.starting.set(call.workflowId, placing);
       const forget = () => this.starting.delete(call.workflowId);
-      placing.then(forget, forget);
+      placing.then((placed) => {
+        forget();
+        this.remember(call.workflowId, placed);
+      }, forget);
     }
     return { placed: await placing, leader };
+  }
+
+  /** The call's result came back: a later duplicate waits for nothing. */
+  closed(workflowId: string): void {
+    const known = this.known.get(workflowId);
+    if (known) known.closed = true;
+  }
+
+  private remember(workflowId: string, placed: Placed): void {
+    if (placed.kind === 'unknown') return;
+    this.known.set(workflowId, { kind: 'existing', fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: placed.kind === 'existing' && placed.closed });
+    if (this.known.size > KNOWN_CALLS) this.known.delete(this.known.keys().next().value!);
   }
 
   /** Charges the limits and starts; refunds them when the key turns out to name an existing call. */

@@ -49,6 +49,22 @@ describe('a start whose answer was lost', () => {
     expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(1);
   }, 60_000);
 
+  it('attaches a duplicate of a call this server placed without asking Temporal, even while its answers are lost', async () => {
+    const key = freshKey('known');
+    const args = { order_id: 'A-1005', amount_cents: 20, reason: 'known call' };
+    const first = await h.call('refund_order', args, { key });
+    expect(first.status).toBe(202);
+    proxy.setMode('swallow-answers');
+    const duplicate = await h.call('refund_order', args, { key });
+    expect(duplicate.status).toBe(202);
+    expect(duplicate.body.trace_id).toBe(first.body.trace_id);
+    // And a reused key with other arguments is still a conflict.
+    expect((await h.call('refund_order', { ...args, amount_cents: 21 }, { key })).status).toBe(409);
+    proxy.setMode('pass');
+    expect((await h.get(`/v1/tool-calls/${key}?wait=20000`)).body).toMatchObject({ status: 'ok', data: { amount_cents: 20 } });
+    expect(h.store.countProviderRefunds({ idempotencyKey: `acme/alice/${key}` })).toBe(1);
+  }, 60_000);
+
   it('keeps a realtime call pending, never failed, and delivers its one result when Temporal answers again', async () => {
     const client = await connectRealtime(h.url, { token: await h.token() });
     try {
