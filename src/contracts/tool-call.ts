@@ -15,6 +15,12 @@ export interface RetryPolicy {
 
 /** How the workflow runs one tool: derived from the tool's declaration at start. */
 export interface ExecutionPlan {
+  /**
+   * The activity type that runs the tool. Absent: the tool's name. A tool
+   * source whose tools come and go (an MCP server) runs them all through one
+   * activity, which reads the tool's name from its meta.
+   */
+  activity?: string;
   /** Local activities skip two task dispatches; for short tools that need no heartbeats. */
   runAs: 'activity' | 'local-activity';
   /** The whole call after approval: every attempt and every backoff. */
@@ -37,6 +43,8 @@ export interface ExecutionPlan {
 
 /** Who and what a call is about; passed to the tool with its arguments. */
 export interface ToolCallMeta {
+  /** The tool's name as the model calls it. Absent in calls started before it was passed. */
+  tool?: string;
   callId: string;
   idempotencyKey: string;
   traceId: string;
@@ -73,3 +81,27 @@ export const OUTCOME_UNKNOWN_FAILURE_TYPES: readonly string[] = [UNEXPECTED_TOOL
 
 /** The failure type a settle attempt ends with when no earlier attempt committed anything. */
 export const NOTHING_COMMITTED = 'NOTHING_COMMITTED';
+
+/**
+ * What an activity returns when the tool reported how sure it is: the data
+ * travels with its confidence, tagged so that the workflow can tell it from
+ * data that happens to have the same fields. Untagged values are plain data.
+ */
+export interface TaggedToolResult {
+  readonly $holdline: 'tool-result';
+  readonly data: unknown;
+  readonly confidence: number;
+}
+
+export function tagToolResult(data: unknown, confidence: number): TaggedToolResult {
+  return { $holdline: 'tool-result', data, confidence };
+}
+
+/** The data and, when the tool gave one, the confidence of an activity's return value. */
+export function untagToolResult(value: unknown): { data: unknown; confidence?: number } {
+  if (typeof value === 'object' && value !== null && (value as Partial<TaggedToolResult>).$holdline === 'tool-result') {
+    const { data, confidence } = value as TaggedToolResult;
+    return { data, confidence };
+  }
+  return { data: value };
+}

@@ -5,7 +5,7 @@ import { errorEnvelope, okEnvelope } from '../contracts/envelope-builders';
 import type { AcceptedEnvelope, ErrorEnvelope, ResultEnvelope } from '../contracts/envelope';
 import { outcomeOf } from '../contracts/error-codes';
 import { ToolFailure } from '../contracts/errors';
-import type { ToolSpec } from '../contracts/tool-spec';
+import type { ToolFallback, ToolSpec } from '../contracts/tool-spec';
 import { checkArguments } from './arguments';
 import type { Principal, TokenVerifier } from './auth';
 import { CircuitBreaker } from './breaker';
@@ -19,8 +19,6 @@ import { CallResults, isShutdown, type CallRef } from './results';
 import { CallPlacement, type Admitted, type LogContext, type PreparedCall } from './placement';
 import type { TemporalCalls } from './temporal-calls';
 
-/** A read tool's answer when Temporal is unreachable; deterministic, no side effects. */
-export type ToolFallback = (args: Record<string, unknown>, principal: Principal) => Promise<unknown>;
 
 export interface GatewayLimits {
   maxArgumentBytes: number;
@@ -183,6 +181,8 @@ export class Gateway {
     if (spec) return spec;
     const shown = typeof name === 'string' ? name.slice(0, 64) : '';
     context.requested_tool = shown;
+    const unavailable = typeof name === 'string' ? this.options.registry.unavailable(name) : undefined;
+    if (unavailable) throw new GatewayRejection('UNKNOWN_TOOL', `The tool "${shown}" is unavailable: ${unavailable}`);
     throw new GatewayRejection('UNKNOWN_TOOL', `No tool named "${shown}"; known tools: ${this.options.registry.names().join(', ')}`);
   }
 
@@ -294,7 +294,8 @@ export class Gateway {
     let envelope: ResultEnvelope;
     try {
       const data = spec.output.parse(await fallback(args, principal));
-      envelope = okEnvelope(data, context.trace_id, { tool: spec.name, fallback: true });
+      const confidence = spec.fallbackConfidence;
+      envelope = okEnvelope(data, context.trace_id, { tool: spec.name, fallback: true, ...(confidence !== undefined ? { confidence } : {}) });
     } catch (error) {
       if (!(error instanceof ToolFailure)) throw error;
       envelope = errorEnvelope('TOOL_FAILED', error.message, context.trace_id, { tool: spec.name, details: { type: error.type, fallback: true } });

@@ -1,5 +1,5 @@
 // The tool gateway: what the HTTP API and realtime sessions call into.
-export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, type SubmitOutcome, type ToolCallRequest, type ToolFallback } from './gateway';
+export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, type SubmitOutcome, type ToolCallRequest } from './gateway';
 export { APPROVER_SCOPE, CallControl, MAX_WAIT_MS, OPERATOR_SCOPE, type CallAddress, type CallView, type RunningCallView } from './call-control';
 export { ProgressHub, type CallUpdate } from './progress-hub';
 export { TokenVerifier, bearerToken, type Principal } from './auth';

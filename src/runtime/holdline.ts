@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createSupportTools, OrderStore } from '../activities';
 import { readOrder } from '../activities/support';
 import { supportTools } from '../contracts/tools/support';
-import type { ToolFallback } from '../gateway';
+import type { ToolFallback } from '../contracts/tool-spec';
 import { startScriptedModel } from '../scripted-model/server';
 import type { ModelTarget } from '../session/upstream';
 import { resolveTemporalCli } from '../temporal/cli-binary';

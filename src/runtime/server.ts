@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { ToolSpec } from '../contracts/tool-spec';
-import { Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TokenVerifier, ToolRegistry, type ToolFallback } from '../gateway';
+import type { ToolFallback, ToolSpec } from '../contracts/tool-spec';
+import type { ToolSource } from '../contracts/tool-source';
+import { Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TokenVerifier, ToolRegistry } from '../gateway';
 import type { GatewayLimits } from '../gateway/gateway';
 import { createHttpApi } from '../http/app';
 import { CallControl } from '../gateway';
@@ -17,6 +18,8 @@ export interface HoldlineServerOptions {
   client: Client;
   taskQueue: string;
   specs: readonly ToolSpec[];
+  /** Tool sources whose tools the gateway serves besides `specs`. */
+  sources?: readonly ToolSource[];
   jwtSecret: string;
   /** A token living longer than this is refused. Default 24 h. */
   jwtMaxLifetimeSeconds?: number;
@@ -66,7 +69,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   });
   const verifier = new TokenVerifier(options.jwtSecret, { ...(options.jwtMaxLifetimeSeconds ? { maxLifetimeSeconds: options.jwtMaxLifetimeSeconds } : {}) });
   const gateway = new Gateway({
-    registry: new ToolRegistry(options.specs),
+    registry: new ToolRegistry(options.specs, options.sources),
     calls,
     verifier,
     logger: options.logger,

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { activitiesOf, type ToolImplementation } from '../activities';
+import type { ToolSource } from '../contracts/tool-source';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 
 export interface ToolWorkerOptions {
@@ -9,6 +10,8 @@ export interface ToolWorkerOptions {
   namespace: string;
   taskQueue: string;
   tools: readonly ToolImplementation[];
+  /** Tools served from outside (HTTP endpoints, MCP servers); their activities are registered too. */
+  sources?: readonly ToolSource[];
   /** A prebuilt workflow bundle; default: bundle `src/workflows` at start (a few seconds). */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
@@ -27,7 +30,7 @@ export async function createToolWorker(options: ToolWorkerOptions): Promise<Work
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    activities: activitiesOf(options.tools),
+    activities: activitiesOf(options.tools, options.sources),
     maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...(options.identity ? { identity: options.identity } : {}),

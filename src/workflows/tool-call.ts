@@ -18,7 +18,7 @@ import {
 import { errorEnvelope, okEnvelope, type EnvelopeExtras } from '../contracts/envelope-builders';
 import { outcomeOf } from '../contracts/error-codes';
 import type { ResultEnvelope } from '../contracts/envelope';
-import { OUTCOME_UNKNOWN_FAILURE_TYPES, type ExecutionPlan, type ToolActivity, type ToolCallInput, type ToolCallMeta } from '../contracts/tool-call';
+import { OUTCOME_UNKNOWN_FAILURE_TYPES, untagToolResult, type ExecutionPlan, type ToolActivity, type ToolCallInput, type ToolCallMeta } from '../contracts/tool-call';
 import { approvalSignal, searchAttributes, type ApprovalDecision, type CallStatus } from './messages';
 
 /**
@@ -134,8 +134,8 @@ async function attemptUntilDone(input: ToolCallInput, context: EnvelopeExtras, s
     seen.attempts = attempt;
     let failure: AttemptFailure;
     try {
-      const data = plan.cancellable ? await run() : await CancellationScope.nonCancellable(run);
-      return okEnvelope(data, traceId, { ...context, attempts: attempt });
+      const result = plan.cancellable ? await run() : await CancellationScope.nonCancellable(run);
+      return okEnvelopeOf(result, traceId, { ...context, attempts: attempt });
     } catch (error) {
       if (isCancellation(error)) throw error;
       failure = classify(error, plan);
@@ -170,9 +170,9 @@ async function settle(input: ToolCallInput, context: EnvelopeExtras, seen: Attem
   const activity = activityFor(input.tool, plan, { startToCloseMs: plan.attemptTimeoutMs, scheduleToCloseMs: plan.attemptTimeoutMs, retryUntilClosed: true });
   const attempts = seen.attempts + 1;
   try {
-    const data = await CancellationScope.nonCancellable(() => activity(input.arguments, { ...metaOf(input), settling: true }));
+    const result = await CancellationScope.nonCancellable(() => activity(input.arguments, { ...metaOf(input), settling: true }));
     log.info('settle attempt found the effect of an earlier attempt', { attempts });
-    return okEnvelope(data, input.traceId, { ...context, attempts });
+    return okEnvelopeOf(result, input.traceId, { ...context, attempts });
   } catch (error) {
     log.info('settle attempt found nothing committed, or could not tell', { type: classify(error, plan).type });
     return undefined;
@@ -187,7 +187,14 @@ interface AttemptTimeouts {
   retryUntilClosed?: boolean;
 }
 
+/** The ok envelope of what an activity returned: its data, and the tool's confidence when it gave one. */
+function okEnvelopeOf(result: unknown, traceId: string, extras: EnvelopeExtras): ResultEnvelope {
+  const { data, confidence } = untagToolResult(result);
+  return okEnvelope(data, traceId, { ...extras, ...(confidence !== undefined ? { confidence } : {}) });
+}
+
 function activityFor(tool: string, plan: ExecutionPlan, timeouts: AttemptTimeouts): ToolActivity {
+  const activityType = plan.activity ?? tool;
   // One attempt per activity (the loop above owns retries), except a settle attempt: it only finishes, so Temporal may repeat it.
   const retry = timeouts.retryUntilClosed
     ? {
@@ -202,18 +209,18 @@ function activityFor(tool: string, plan: ExecutionPlan, timeouts: AttemptTimeout
     retry,
   };
   if (plan.runAs === 'local-activity') {
-    return proxyLocalActivities<Record<string, ToolActivity>>(bounds)[tool]!;
+    return proxyLocalActivities<Record<string, ToolActivity>>(bounds)[activityType]!;
   }
   return proxyActivities<Record<string, ToolActivity>>({
     ...bounds,
     ...(plan.heartbeatTimeoutMs !== undefined ? { heartbeatTimeout: plan.heartbeatTimeoutMs } : {}),
     // Wait for the tool to acknowledge a cancel: it may already have moved money and report success.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  })[tool]!;
+  })[activityType]!;
 }
 
-function metaOf({ callId, idempotencyKey, traceId, tenantId, userId, sessionId }: ToolCallInput): ToolCallMeta {
-  return { callId, idempotencyKey, traceId, tenantId, userId, sessionId };
+function metaOf({ tool, callId, idempotencyKey, traceId, tenantId, userId, sessionId }: ToolCallInput): ToolCallMeta {
+  return { tool, callId, idempotencyKey, traceId, tenantId, userId, sessionId };
 }
 
 interface AttemptFailure {

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createSupportTools, OrderStore, type ToolImplementation } from '../../src/activities';
+import type { ToolSource } from '../../src/contracts/tool-source';
 import type { RefundTimings } from '../../src/activities/support/refund-order';
 import type { GatewayLimits } from '../../src/gateway/gateway';
 import { storeFallbacks } from '../../src/runtime/holdline';
@@ -43,6 +44,10 @@ export interface HarnessOptions {
   modelHandshakeDelayMs?: number;
   /** False plays a model whose connection went half-open (it never answers pings). */
   modelAnswersPings?: boolean;
+  /** More tools, besides the support-desk and test tools. */
+  tools?: readonly ToolImplementation[];
+  /** Tool sources (HTTP endpoints, MCP servers) the worker and gateway serve too. */
+  sources?: readonly ToolSource[];
 }
 
 export interface Harness {
@@ -91,7 +96,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const tools: ToolImplementation[] = [
     ...createSupportTools({ store, refundTimings: { stageMs: 300, progressEveryMs: 100, ...options.refundTimings } }),
     ...createTestTools(probe),
+    ...(options.tools ?? []),
   ];
+  const sources = options.sources ?? [];
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const address = options.temporalAddress ?? process.env.HOLDLINE_TEST_TEMPORAL_ADDRESS!;
   const connection = await NativeConnection.connect({ address });
@@ -104,6 +111,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       namespace: 'default',
       taskQueue,
       tools,
+      sources,
       workflowBundle: { codePath: process.env.HOLDLINE_TEST_WORKFLOW_BUNDLE! },
     });
     running = worker.run();
@@ -119,6 +127,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     client: gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, options.gatewayAddress ?? address),
     taskQueue,
     specs: tools.map((tool) => tool.spec),
+    sources,
     jwtSecret: JWT_SECRET,
     logger,
     limits: { maxArgumentBytes: 4_096, sessionMaxInFlight: 50, tenantRatePerSec: 1_000, tenantBurst: 1_000, ...options.limits },
