@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # One image for both Holdline processes:
-#   server (default):  node --import tsx src/cli/server.ts   HTTP API + gateway, port 3000
-#   worker:            node --import tsx src/cli/worker.ts   Temporal worker, no port
+#   server (default):  node --import tsx src/cli/holdline.ts start --role server --tools ./examples/support-desk
+#   worker:            node --import tsx src/cli/holdline.ts start --role worker --tools ./examples/support-desk
 # Configuration is environment variables only (src/runtime/config.ts). Set
 # TEMPORAL_ADDRESS, or the process starts an embedded dev server (not in here).
 # NODE_ENV=production makes HOLDLINE_JWT_SECRET (32+ characters) required for both.
@@ -37,6 +37,7 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
+COPY examples ./examples
 
 # The data directory: the example tools' SQLite store (worker). Created and
 # owned by `node` before VOLUME, so a fresh named volume mounted here inherits
@@ -56,5 +57,5 @@ EXPOSE 3000
 # node itself, not `npm run`, so SIGTERM reaches the process that drains
 # (src/cli/run.ts). Run it under an init (`docker run --init`, compose
 # `init: true`) for zombie reaping. The worker: override the command with
-#   node --import tsx src/cli/worker.ts
-CMD ["node", "--import", "tsx", "src/cli/server.ts"]
+#   node --import tsx src/cli/holdline.ts start --role worker --tools ./examples/support-desk
+CMD ["node", "--import", "tsx", "src/cli/holdline.ts", "start", "--role", "server", "--tools", "./examples/support-desk"]

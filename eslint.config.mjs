@@ -56,6 +56,11 @@ export default tseslint.config(
     // An empty arrow function as a default listener or no-op reads as intended.
     rules: { '@typescript-eslint/no-empty-function': 'off' },
   },
+  {
+    // An example is what a user writes: the package's public API (`holdline`) and its own files, nothing deeper.
+    files: ['examples/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+src(/|$)', message: 'examples import Holdline as users do: from "holdline"' }] }] },
+  },
   boundary('contracts', { forbidden: others('contracts'), why: 'is the leaf: it imports nothing else of the project' }),
   boundary('workflows', {
     forbidden: others('contracts', 'workflows', 'activities'),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { lookupOrder } from '../src/contracts/tools/support';
+import { lookupOrder } from '../examples/support-desk';
 import { PLAN } from './config';
 import { startCpuMeter, type CpuUse } from './cpu';
 import type { RawWorkflowKind } from './raw-temporal';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { readOrder } from '../src/activities/support';
+import { readOrder } from '../examples/support-desk';
 import { PLAN, TENANT } from './config';
 import type { BenchEnv } from './setup';
 import { timed } from './stats';

@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startScriptedModel } from '../src/scripted-model/server';
-import { createSupportTools, OrderStore } from '../src/activities';
-import { supportTools } from '../src/contracts/tools/support';
+import { createSupportTools, OrderStore, supportTools } from '../examples/support-desk';
 import { loadConfig, type Config } from '../src/runtime/config';
-import { SEARCH_ATTRIBUTE_NAMES, storeFallbacks } from '../src/runtime/holdline';
+import { fallbacksOf, SEARCH_ATTRIBUTE_NAMES } from '../src/runtime/holdline';
 import { createHoldlineServer } from '../src/runtime/server';
 import { connectNative, gatewayClient, installTemporalRuntime } from '../src/runtime/temporal';
 import { createToolWorker } from '../src/runtime/worker';
@@ -134,7 +133,7 @@ async function startServer(config: Config, address: string, store: OrderStore, s
     backendTimeoutMs: config.HOLDLINE_BACKEND_TIMEOUT_MS,
     breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
     progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
-    fallbacks: storeFallbacks(store),
+    fallbacks: fallbacksOf(createSupportTools({ store })),
     realtime: {
       model: { openaiUrl: config.OPENAI_REALTIME_URL, openaiModel: config.OPENAI_REALTIME_MODEL, localUrl: model.url },
       spokenProgressEveryMs: config.HOLDLINE_SPOKEN_PROGRESS_MS,

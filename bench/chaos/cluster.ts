@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { OrderStore } from '../../src/activities';
+import { OrderStore } from '../../examples/support-desk';
 import { TokenVerifier } from '../../src/gateway';
 import { startScriptedModel, type ScriptedModel } from '../../src/scripted-model/server';
 import { resolveTemporalCli } from '../../src/temporal/cli-binary';

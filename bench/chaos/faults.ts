@@ -1,5 +1,5 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { OrderStore } from '../../src/activities';
+import { OrderStore } from '../../examples/support-desk';
 
 /**
  * A payment provider that misbehaves for a while. The chaos run switches a

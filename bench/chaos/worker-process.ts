@@ -3,7 +3,7 @@
 // Configured by environment: TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE, CHAOS_STORE_PATH,
 // CHAOS_FAULT_FILE, CHAOS_WORKFLOW_BUNDLE, CHAOS_REFUND_STAGE_MS, CHAOS_PROGRESS_MS.
 import pino from 'pino';
-import { createSupportTools } from '../../src/activities';
+import { createSupportTools } from '../../examples/support-desk';
 import { installTemporalRuntime, connectNative } from '../../src/runtime/temporal';
 import { loadConfig } from '../../src/runtime/config';
 import { createToolWorker } from '../../src/runtime/worker';

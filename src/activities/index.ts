@@ -1,4 +1,2 @@
-// What a worker needs to run tools: the adapter, the example tools and their store.
-export { implementTool, activitiesOf, type ToolImplementation } from './tool-adapter';
-export { createSupportTools, type SupportToolDeps } from './support';
-export { OrderStore } from './store';
+// What a worker needs to run tools written in code: the adapter that turns a handler into an activity.
+export { implementTool, activitiesOf, type ImplementToolOptions, type ToolImplementation } from './tool-adapter';

@@ -1,16 +1,23 @@
 import { createLogger } from '../runtime/logger';
 import { ConfigError, loadConfig } from '../runtime/config';
 import { startHoldline, type Role, type RunningHoldline } from '../runtime/holdline';
+import type { Tools } from '../runtime/tool-kit';
+import { EXIT } from './exit-codes';
+
+export interface RunOptions {
+  role: Role;
+  tools?: Tools;
+}
 
 /** Runs one role until SIGINT/SIGTERM, then stops it cleanly; a second signal forces the exit. */
-export async function runRole(role: Role): Promise<void> {
+export async function runHoldline({ role, tools }: RunOptions): Promise<void> {
   let config;
   try {
     config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
-      process.exit(2);
+      process.exit(EXIT.usage);
     }
     throw error;
   }
@@ -41,10 +48,10 @@ export async function runRole(role: Role): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
-    running = await startHoldline(role, config, logger);
+    running = await startHoldline({ role, logger, ...(tools ? { tools } : {}) });
   } catch (error) {
     logger.fatal({ err: error }, `Holdline could not start: ${(error as Error).message}`);
-    process.exit(1);
+    process.exit(EXIT.failed);
   }
   if (stoppingSince !== undefined) return stopNow();
   printBanner(role, running, config.TEMPORAL_NAMESPACE);
@@ -56,6 +63,7 @@ function printBanner(role: Role, running: RunningHoldline, namespace: string): v
   if (apiUrl) {
     lines.push(`  API:          ${apiUrl}   (tools: ${apiUrl}/v1/tools)`);
     lines.push(`  Realtime:     ${apiUrl.replace(/^http/, 'ws')}/v1/realtime   (model: ${model})`);
+    lines.push(`  Tools:        ${running.tools.length ? running.tools.join(', ') : 'none (start with --tools <module>)'}`);
   }
   lines.push(`  Temporal:     ${temporalAddress} (namespace ${namespace})`);
   if (!running.temporalReachable) {
@@ -66,9 +74,9 @@ function printBanner(role: Role, running: RunningHoldline, namespace: string): v
   if (temporalUiUrl) lines.push(`  Temporal UI:  ${temporalUiUrl}/namespaces/${namespace}/workflows`);
   if (apiUrl) {
     lines.push(
-      '  Get a token:  npm run token -- --tenant acme --user alice --scope "orders:read orders:refund orders:write"',
-      `  Try it:       curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
-      `                  -d '{"tool":"lookup_order","arguments":{"order_id":"A-1001"}}' ${apiUrl}/v1/tool-calls`,
+      '  Get a token:  npx holdline token --tenant acme --user alice --scope "<the scopes your tools require>"',
+      `  Call a tool:  curl -s -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+      `                  -d '{"tool":"<name>","arguments":{...}}' ${apiUrl}/v1/tool-calls`,
     );
   }
   lines.push('  Stop:         Ctrl-C', '');

@@ -167,7 +167,8 @@ export function defineTool<Name extends string, I extends InputSchema, O extends
   if (!TOOL_NAME.test(name)) fail('name must be snake_case, start with a letter, at most 64 characters');
   if (!declaration.description.trim()) fail('description is empty');
 
-  if (!(declaration.input instanceof z.ZodObject)) fail('input must be a z.object');
+  // Checked by shape, not instanceof: the user's copy of zod may not be this package's.
+  if ((declaration.input as { _zod?: { def?: { type?: string } } } | undefined)?._zod?.def?.type !== 'object') fail('input must be a z.object');
   const catchall = declaration.input.def.catchall;
   if (!catchall || catchall._zod.def.type !== 'never') fail('input must be strict (z.strictObject): unknown keys are rejected');
   const fields = Object.keys(declaration.input.shape);

@@ -37,7 +37,6 @@ export const ConfigSchema = z.object({
   HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
   HOLDLINE_EXECUTION_MARGIN_MS: positiveInt(30_000),
   HOLDLINE_PROGRESS_POLL_MS: positiveInt(100),
-  HOLDLINE_REFUND_STAGE_MS: positiveInt(1_000),
   OPENAI_API_KEY: optionalText,
   OPENAI_REALTIME_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').default('wss://api.openai.com/v1/realtime'),
   OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime'),

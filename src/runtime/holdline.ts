@@ -1,21 +1,32 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { createSupportTools, OrderStore } from '../activities';
-import { readOrder } from '../activities/support';
-import { supportTools } from '../contracts/tools/support';
+import type { ToolImplementation } from '../activities';
 import type { ToolFallback } from '../contracts/tool-spec';
 import { startScriptedModel } from '../scripted-model/server';
 import type { ModelTarget } from '../session/upstream';
 import { resolveTemporalCli } from '../temporal/cli-binary';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { searchAttributes } from '../workflows/messages';
-import type { Config } from './config';
+import { loadConfig, type Config } from './config';
+import { createLogger } from './logger';
+import { openToolKit, type Role, type Tools } from './tool-kit';
 import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
 import { bundleToolWorkflows, createToolWorker, superviseWorker, type SupervisedWorker } from './worker';
 
-export type Role = 'all' | 'server' | 'worker';
+export type { Role } from './tool-kit';
+
+export interface HoldlineOptions {
+  /** Tools written in TypeScript: `implementTool` results, or a factory that builds them at start. Default: none. */
+  tools?: Tools;
+  /** Which parts run in this process: `all` (default), `server` (HTTP API and realtime sessions) or `worker`. */
+  role?: Role;
+  /** Where configuration is read from: the variables of the README's table. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Default: JSON lines on stdout at `LOG_LEVEL`. */
+  logger?: Logger;
+}
 
 export interface RunningHoldline {
   apiUrl?: string;
@@ -31,6 +42,8 @@ export interface RunningHoldline {
   worker?: SupervisedWorker;
   /** Which realtime model sessions talk to. */
   model?: string;
+  /** The names of the tools this process serves. */
+  tools: string[];
   /** Stops everything this process started, the dev server last. */
   stop(): Promise<void>;
 }
@@ -38,11 +51,29 @@ export interface RunningHoldline {
 export const SEARCH_ATTRIBUTE_NAMES = Object.values(searchAttributes).map((key) => key.name);
 
 /**
- * Starts Holdline's parts for one role: `all` (the default run) starts the
- * embedded dev server when TEMPORAL_ADDRESS is unset, then a worker and the
- * HTTP server in this process; `server` and `worker` run one half each.
+ * Starts Holdline with the given tools. In the `all` role (the default) it
+ * starts the embedded Temporal dev server when TEMPORAL_ADDRESS is unset,
+ * then a worker and the HTTP server in this process; `server` and `worker`
+ * run one half each, for a cluster. Configuration comes from the environment
+ * (`options.env`); a bad value throws a `ConfigError` naming the variable.
  */
-export async function startHoldline(role: Role, config: Config, logger: Logger): Promise<RunningHoldline> {
+export async function startHoldline(options: HoldlineOptions = {}): Promise<RunningHoldline> {
+  const env = options.env ?? process.env;
+  const config = loadConfig(env);
+  const role = options.role ?? 'all';
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL, { role });
+  return startParts({ role, config, env, logger, tools: options.tools });
+}
+
+interface Parts {
+  role: Role;
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  tools: Tools | undefined;
+}
+
+async function startParts({ role, config, env, logger, tools: toolsOption }: Parts): Promise<RunningHoldline> {
   const stack: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of stack.reverse()) {
@@ -63,14 +94,14 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
       address = devServer.address;
     }
 
-    const store = role === 'server' ? undefined : new OrderStore(join(dataDir, 'orders.sqlite'));
-    if (store) stack.push(async () => store.close());
-
+    const kit = await openToolKit(toolsOption, { role, dataDir, env, logger });
+    if (kit.close) stack.push(async () => kit.close!());
+    const tools = kit.tools;
+    if (tools.length === 0) logger.warn('no tools: pass tools (or --tools) to give the agent something to call');
     let worker: SupervisedWorker | undefined;
     let temporalReachable = true;
     if (role !== 'server') {
       const workflowBundle = await bundleToolWorkflows(logger);
-      const tools = createSupportTools({ store: store!, refundTimings: { stageMs: config.HOLDLINE_REFUND_STAGE_MS } });
       const workerAddress = address;
       worker = superviseWorker({
         address: workerAddress,
@@ -98,7 +129,7 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
       server = createHoldlineServer({
         client: gatewayClient(config, address),
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        specs: supportTools,
+        specs: tools.map((tool) => tool.spec),
         jwtSecret: secret,
         jwtMaxLifetimeSeconds: config.HOLDLINE_JWT_MAX_LIFETIME_S,
         logger,
@@ -114,7 +145,7 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
         ...(worker ? { readiness: { worker: () => worker!.state === 'polling' } } : {}),
         breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
         progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
-        ...(store ? { fallbacks: storeFallbacks(store) } : {}),
+        fallbacks: fallbacksOf(tools),
         realtime: {
           model: model.target,
           spokenProgressEveryMs: config.HOLDLINE_SPOKEN_PROGRESS_MS,
@@ -139,6 +170,7 @@ export async function startHoldline(role: Role, config: Config, logger: Logger):
       temporalAddress: address,
       temporalUiUrl: devServer?.uiUrl,
       temporalReachable,
+      tools: tools.map((tool) => tool.spec.name),
       stop,
     };
   } catch (error) {
@@ -178,9 +210,7 @@ async function startEmbeddedTemporal(config: Config, dataDir: string, logger: Lo
   });
 }
 
-/** While Temporal is unreachable, lookup_order answers from the store directly: read-only, deterministic. */
-export function storeFallbacks(store: OrderStore): Record<string, ToolFallback> {
-  return {
-    lookup_order: async (args, principal) => readOrder(store, principal.tenantId, String(args.order_id)),
-  };
+/** The fallbacks of the tools that declare one, by tool name. */
+export function fallbacksOf(tools: readonly ToolImplementation[]): Record<string, ToolFallback> {
+  return Object.fromEntries(tools.flatMap((tool) => (tool.fallback ? [[tool.spec.name, tool.fallback]] : [])));
 }

@@ -1,3 +1,4 @@
+import supportDesk from '../../examples/support-desk';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ describe('npm start (role "all")', () => {
     const config = loadConfig(env);
     const logger = pino({ level: 'silent' });
 
-    let running = await startHoldline('all', config, logger);
+    let running = await startHoldline({ env, logger, tools: supportDesk });
     const token = await issueDevToken(config, { tenantId: 'acme', userId: 'op', scopes: ['orders:read', 'orders:refund'] });
     const post = (body: unknown, key: string) =>
       fetch(`${running.apiUrl}/v1/tool-calls`, {
@@ -48,7 +49,7 @@ describe('npm start (role "all")', () => {
     expect(await portOpen(Number(env.TEMPORAL_DEV_PORT))).toBe(false);
 
     // Start again on the same data directory: Temporal's history and the store survived.
-    running = await startHoldline('all', config, logger);
+    running = await startHoldline({ env, logger, tools: supportDesk });
     try {
       const again = await post({ tool: 'refund_order', arguments: { order_id: 'A-1003', amount_cents: 42, reason: 'restart test' } }, 'restart-1');
       expect(again.status).toBe(200);

@@ -1,3 +1,4 @@
+import supportDesk from '../../examples/support-desk';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,14 +45,15 @@ afterAll(async () => {
 
 describe('starting while Temporal is down', () => {
   it('serves 503 BACKEND_UNAVAILABLE and reports not ready, then runs calls end to end once Temporal arrives', async () => {
-    const config = loadConfig({
+    const env = {
       HOLDLINE_DATA_DIR: join(dir, 'data'),
       PORT: String(await freePort()),
       TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
       HOLDLINE_REFUND_STAGE_MS: '100',
       HOLDLINE_BREAKER_COOLDOWN_MS: '500',
-    });
-    running = await startHoldline('all', config, logger);
+    };
+    const config = loadConfig(env);
+    running = await startHoldline({ env, logger, tools: supportDesk });
     expect(running.temporalReachable).toBe(false);
     expect(running.worker?.state).not.toBe('polling');
 

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { supportTools } from '../../src/contracts/tools/support';
+import { supportTools } from '../../examples/support-desk';
 import { CallControl, Gateway, ProgressHub, TemporalCalls, TokenVerifier, ToolRegistry } from '../../src/gateway';
 import { ModelTurns } from '../../src/session/model-turns';
 import { functionCallOf, parseClientEvent, parseModelEvent } from '../../src/session/protocol';

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createSupportTools, OrderStore, type ToolImplementation } from '../../src/activities';
+import { createSupportTools, OrderStore } from '../../examples/support-desk';
+import type { ToolImplementation } from '../../src/activities';
 import type { ToolSource } from '../../src/contracts/tool-source';
-import type { RefundTimings } from '../../src/activities/support/refund-order';
+import type { RefundTimings } from '../../examples/support-desk/refund-order';
 import type { GatewayLimits } from '../../src/gateway/gateway';
-import { storeFallbacks } from '../../src/runtime/holdline';
+import { fallbacksOf } from '../../src/runtime/holdline';
 import { createHoldlineServer, type HoldlineServer } from '../../src/runtime/server';
 import { gatewayClient, installTemporalRuntime } from '../../src/runtime/temporal';
 import { createToolWorker } from '../../src/runtime/worker';
@@ -135,7 +136,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.executionMarginMs !== undefined ? { executionMarginMs: options.executionMarginMs } : {}),
     breakerCooldownMs: options.breakerCooldownMs ?? 500,
     progressPollMs: 50,
-    fallbacks: storeFallbacks(store),
+    fallbacks: fallbacksOf(tools),
     processMetrics: false,
     realtime: {
       model: { openaiUrl: 'wss://unused.invalid/v1/realtime', openaiModel: 'scripted', localUrl: model.url },

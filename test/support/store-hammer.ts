@@ -2,7 +2,7 @@
 // between the steps so that other processes' transactions land in between. Prints what it did.
 // Arguments: <store path> <key prefix> <attempts>.
 import { setTimeout as delay } from 'node:timers/promises';
-import { OrderStore } from '../../src/activities/store';
+import { OrderStore } from '../../examples/support-desk/store';
 
 async function main(): Promise<void> {
   const [path, prefix, attempts] = process.argv.slice(2);

@@ -3,7 +3,7 @@
 // WORKER_TASK_QUEUE, WORKER_STORE_PATH, WORKER_REFUND_STAGE_MS.
 import { NativeConnection } from '@temporalio/worker';
 import pino from 'pino';
-import { createSupportTools, OrderStore } from '../../src/activities';
+import { createSupportTools, OrderStore } from '../../examples/support-desk';
 import { installTemporalRuntime } from '../../src/runtime/temporal';
 import { createToolWorker } from '../../src/runtime/worker';
 

@@ -4,7 +4,7 @@ import { SessionInFlightLimiter, TenantRateLimiter } from '../../src/gateway/pol
 import { checkArguments } from '../../src/gateway/arguments';
 import { GatewayRejection } from '../../src/gateway/rejection';
 import { redactArguments } from '../../src/gateway/redact';
-import { lookupOrder, refundOrder } from '../../src/contracts/tools/support';
+import { lookupOrder, refundOrder } from '../../examples/support-desk';
 
 function rejectionOf(fn: () => unknown): GatewayRejection {
   try {

@@ -6,8 +6,8 @@ import { CancelledFailure } from '@temporalio/activity';
 import fc from 'fast-check';
 import { ToolFailure } from '../../src/contracts/errors';
 import type { ToolContext } from '../../src/contracts/tool-spec';
-import { refundOrderHandler } from '../../src/activities/support/refund-order';
-import { OrderStore, type OrderStoreOptions } from '../../src/activities/store';
+import { refundOrderHandler } from '../../examples/support-desk/refund-order';
+import { OrderStore, type OrderStoreOptions } from '../../examples/support-desk/store';
 
 let dir: string;
 beforeAll(() => {

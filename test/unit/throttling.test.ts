@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { Client } from '@temporalio/client';
 import { Gateway, GatewayMetrics, TemporalCalls, TokenVerifier, ToolRegistry, isBackendFailure, isThrottled } from '../../src/gateway';
-import { lookupOrder } from '../../src/contracts/tools/support';
+import { lookupOrder } from '../../examples/support-desk';
 
 // gRPC status codes.
 const status = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, INVALID_ARGUMENT: 3, UNAVAILABLE: 14 } as const;

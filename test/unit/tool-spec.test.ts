@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ToolDefinitionError } from '../../src/contracts/errors';
 import { defineTool, executionPlanOf } from '../../src/contracts/tool-spec';
-import { supportTools } from '../../src/contracts/tools/support';
+import { supportTools } from '../../examples/support-desk';
 
 const valid = {
   name: 'get_weather',

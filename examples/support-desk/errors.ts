@@ -1,4 +1,4 @@
-import { ToolFailure } from '../../contracts/errors';
+import { ToolFailure } from 'holdline';
 
 /** The same answer whether the order does not exist or belongs to another tenant: existence is not revealed. */
 export function orderNotFound(orderId: string): ToolFailure {

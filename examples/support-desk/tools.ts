@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { defineTool } from '../tool-spec';
+import { defineTool } from 'holdline';
 
 /**
- * The example tools of a voice customer-support agent. Declarations only:
- * the gateway builds its registry from them and `src/activities` implements
- * them, typed from these schemas.
+ * The tools of a voice customer-support agent, declared with Holdline's
+ * public API. Declarations only: `handlers.ts` implements them, typed from
+ * these schemas.
  */
 
 const OrderId = z
@@ -34,6 +34,8 @@ export const lookupOrder = defineTool({
   runAs: 'local-activity',
   budget: { ackAfterMs: 2_000, timeoutMs: 5_000, attemptTimeoutMs: 2_000 },
   retry: { maxAttempts: 3, nonRetryableErrorTypes: ['ORDER_NOT_FOUND'] },
+  // The fallback reads the store without the workflow's audit trail; a production one would read a replica that may lag.
+  fallbackConfidence: 0.9,
 });
 
 export const refundOrder = defineTool({

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
-import type { lookupOrder } from '../contracts/tools/support';
+import type { lookupOrder } from './tools';
 
 /**
  * The orders and payments the example tools act on: an embedded SQLite

@@ -1,9 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { ToolFailure } from '../../contracts/errors';
-import type { ToolContext, ToolHandler } from '../../contracts/tool-spec';
-import type { refundOrder } from '../../contracts/tools/support';
-import { NOTHING_COMMITTED } from '../../contracts/tool-call';
-import type { Order, OrderStore, Payment, Refund, ReserveResult } from '../store';
+import { NOTHING_COMMITTED, ToolFailure, type ToolContext, type ToolHandler } from 'holdline';
+import type { Order, OrderStore, Payment, Refund, ReserveResult } from './store';
+import type { refundOrder } from './tools';
 import { orderNotFound } from './errors';
 
 export interface RefundTimings {
