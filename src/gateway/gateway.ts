@@ -13,7 +13,8 @@ import { fingerprintOf, idempotencyKeyOf, workflowIdOf, type KeySource } from '.
 import { GatewayMetrics } from './metrics';
 import { SessionInFlightLimiter, TenantRateLimiter } from './policy';
 import { redactArguments } from './redact';
-import type { ToolRegistry } from './registry';
+import type { FunctionTool, ToolRegistry } from './registry';
+import { TenantPolicy } from './tenant-policy';
 import { GatewayRejection } from './rejection';
 import { CallResults, isShutdown, type CallRef } from './results';
 import { CallPlacement, type Admitted, type LogContext, type PreparedCall } from './placement';
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   breakerThreshold?: number;
   /** Fallbacks by tool name; only read tools may have one. */
   fallbacks?: Readonly<Record<string, ToolFallback>>;
+  /** Which tenant may use which tool, and how tightly. Default: every tenant, every tool, as declared. */
+  tenantPolicy?: TenantPolicy;
 }
 
 /** Who is calling: a bearer token still to verify, or a principal a session already verified. */
@@ -67,6 +70,8 @@ export type SubmitOutcome =
       completion: Promise<ResultEnvelope>;
       /** The validated arguments with sensitive fields masked: what a user approving the call is shown. */
       redactedArguments: Record<string, unknown>;
+      /** The call waits for the user's approval before it runs (its declaration or its tenant's policy says so). */
+      awaitingApproval: boolean;
     }
   | { kind: 'rejected'; envelope: ErrorEnvelope; httpStatus: number; retryAfterMs?: number }
   /**
@@ -91,8 +96,10 @@ export class Gateway {
   readonly breaker: CircuitBreaker;
   private readonly results: CallResults;
   private readonly placement: CallPlacement;
+  private readonly tenants: TenantPolicy;
 
   constructor(private readonly options: GatewayOptions) {
+    this.tenants = options.tenantPolicy ?? new TenantPolicy();
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.results = new CallResults(options.calls, options.logger);
     this.breaker = new CircuitBreaker({
@@ -127,6 +134,15 @@ export class Gateway {
     return this.options.calls;
   }
 
+  /** The tools this caller may call: their tenant's policy allows them and their scopes cover them. */
+  catalogFor(principal: Principal): FunctionTool[] {
+    return this.options.registry.functionTools((spec) => this.visibleTo(principal, spec));
+  }
+
+  private visibleTo(principal: Principal, spec: ToolSpec): boolean {
+    return this.tenants.allows(principal.tenantId, spec.name) && spec.scopes.every((scope) => principal.scopes.has(scope));
+  }
+
   async authenticate(caller: Caller): Promise<Principal> {
     return 'principal' in caller ? caller.principal : this.options.verifier.verify(caller.token);
   }
@@ -145,7 +161,7 @@ export class Gateway {
     try {
       const principal = await this.authenticate(request.caller);
       Object.assign(context, { tenant: principal.tenantId, user: principal.userId });
-      const spec = this.toolOf(request.tool, context);
+      const spec = this.toolOf(request.tool, principal, context);
       context.tool = spec.name;
       const args = checkArguments(spec, request.arguments, this.options.limits.maxArgumentBytes);
       const redacted = redactArguments(spec, args);
@@ -165,6 +181,7 @@ export class Gateway {
         callId,
         workflowId: workflowIdOf(principal, callId),
         fingerprint: fingerprintOf(spec, args),
+        plan: this.tenants.planFor(principal.tenantId, spec),
         traceId,
         startedAt,
         context,
@@ -176,14 +193,17 @@ export class Gateway {
     }
   }
 
-  private toolOf(name: unknown, context: LogContext): ToolSpec {
-    const spec = typeof name === 'string' ? this.options.registry.get(name) : undefined;
+  /** The tool a caller names; one their tenant may not use is, to them, a tool that does not exist. */
+  private toolOf(name: unknown, principal: Principal, context: LogContext): ToolSpec {
+    const allowed = typeof name === 'string' && this.tenants.allows(principal.tenantId, name);
+    const spec = allowed ? this.options.registry.get(name) : undefined;
     if (spec) return spec;
     const shown = typeof name === 'string' ? name.slice(0, 64) : '';
     context.requested_tool = shown;
-    const unavailable = typeof name === 'string' ? this.options.registry.unavailable(name) : undefined;
+    const unavailable = allowed ? this.options.registry.unavailable(name) : undefined;
     if (unavailable) throw new GatewayRejection('UNKNOWN_TOOL', `The tool "${shown}" is unavailable: ${unavailable}`);
-    throw new GatewayRejection('UNKNOWN_TOOL', `No tool named "${shown}"; known tools: ${this.options.registry.names().join(', ')}`);
+    const known = this.options.registry.specs().filter((candidate) => this.tenants.allows(principal.tenantId, candidate.name));
+    throw new GatewayRejection('UNKNOWN_TOOL', `No tool named "${shown}"; known tools: ${known.map((candidate) => candidate.name).join(', ') || 'none'}`);
   }
 
   /**
@@ -230,12 +250,12 @@ export class Gateway {
 
   /** The result if it comes within the tool's ack window (at once for a finished call), else a truthful ack. */
   private async answer(call: PreparedCall, ref: CallRef, completion: Promise<ResultEnvelope>, closed: boolean): Promise<SubmitOutcome> {
-    const { spec } = call;
+    const { spec, plan } = call;
     completion.then(
       () => this.placement.closed(ref.workflow_id),
       () => undefined,
     );
-    const waitMs = spec.needsApproval ? 0 : spec.budget.ackAfterMs;
+    const waitMs = plan.needsApproval ? 0 : spec.budget.ackAfterMs;
     const envelope = closed ? await completion : await settleWithin(completion, waitMs);
     const ackSeconds = (performance.now() - call.startedAt) / 1000;
     if (envelope) {
@@ -243,8 +263,8 @@ export class Gateway {
       return { kind: 'completed', envelope, call: ref };
     }
     this.metrics.ackLatency.observe({ tool: spec.name, kind: 'ack' }, ackSeconds);
-    const message = spec.needsApproval ? `Waiting for the user's approval before running ${spec.name}` : `Working on ${spec.name}; the result will follow`;
-    return { kind: 'accepted', ack: { status: 'accepted', message, ...ref }, call: ref, completion, redactedArguments: call.redacted };
+    const message = plan.needsApproval ? `Waiting for the user's approval before running ${spec.name}` : `Working on ${spec.name}; the result will follow`;
+    return { kind: 'accepted', ack: { status: 'accepted', message, ...ref }, call: ref, completion, redactedArguments: call.redacted, awaitingApproval: plan.needsApproval };
   }
 
   private unknownOutcome(call: PreparedCall): SubmitOutcome {

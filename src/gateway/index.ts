@@ -4,6 +4,7 @@ export { APPROVER_SCOPE, CallControl, MAX_WAIT_MS, OPERATOR_SCOPE, type CallAddr
 export { ProgressHub, type CallUpdate } from './progress-hub';
 export { TokenVerifier, bearerToken, type Principal } from './auth';
 export { ToolRegistry, type FunctionTool } from './registry';
+export { TenantPolicy, tenantsConfig, ANY_TENANT, type TenantsConfig, type TenantPolicyConfig } from './tenant-policy';
 export { TemporalCalls, isBackendFailure, isThrottled, type CallSnapshot } from './temporal-calls';
 export { GatewayMetrics } from './metrics';
 export { GatewayRejection, HTTP_STATUS } from './rejection';

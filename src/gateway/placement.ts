@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { executionPlanOf, type ToolSpec } from '../contracts/tool-spec';
+import type { ToolSpec } from '../contracts/tool-spec';
+import type { ExecutionPlan } from '../contracts/tool-call';
 import type { ToolCallInput } from '../contracts/tool-call';
 import type { Principal } from './auth';
 import type { CircuitBreaker } from './breaker';
@@ -17,6 +18,8 @@ export interface Admitted {
 /** Everything about one call the pipeline derived, built once. */
 export interface PreparedCall extends Admitted {
   redacted: Record<string, unknown>;
+  /** How the workflow runs it: the declaration's plan, tightened by the tenant's policy. */
+  plan: ExecutionPlan;
   sessionId: string;
   callId: string;
   workflowId: string;
@@ -190,7 +193,7 @@ export class CallPlacement {
       tenantId: principal.tenantId,
       userId: principal.userId,
       sessionId: call.sessionId,
-      plan: executionPlanOf(spec),
+      plan: call.plan,
     };
   }
 

@@ -78,9 +78,8 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024, 
   };
 
   app.get('/v1/tools', (_req, res) => {
-    // The catalog a caller gets is what their scopes let them call.
-    const { scopes } = res.locals.principal as Principal;
-    res.json({ tools: gateway.registry.functionTools((spec) => spec.scopes.every((scope) => scopes.has(scope))) });
+    // The catalog a caller gets is what their tenant's policy and their scopes let them call.
+    res.json({ tools: gateway.catalogFor(res.locals.principal as Principal) });
   });
 
   app.post('/v1/tool-calls', async (req, res) => {

@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { ToolFallback, ToolSpec } from '../contracts/tool-spec';
 import type { ToolSource } from '../contracts/tool-source';
-import { Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TokenVerifier, ToolRegistry } from '../gateway';
+import { Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TenantPolicy, TokenVerifier, ToolRegistry } from '../gateway';
 import type { GatewayLimits } from '../gateway/gateway';
 import { createHttpApi } from '../http/app';
 import { CallControl } from '../gateway';
@@ -31,6 +31,8 @@ export interface HoldlineServerOptions {
   breakerCooldownMs: number;
   progressPollMs: number;
   fallbacks?: Readonly<Record<string, ToolFallback>>;
+  /** Which tenant may use which tool (the tools file's `tenants`). Default: every tenant, every tool. */
+  tenantPolicy?: TenantPolicy;
   realtime: {
     model: ModelTarget;
     spokenProgressEveryMs: number;
@@ -77,6 +79,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     metrics: new GatewayMetrics({ processMetrics: options.processMetrics ?? true }),
     breakerCooldownMs: options.breakerCooldownMs,
     ...(options.fallbacks ? { fallbacks: options.fallbacks } : {}),
+    ...(options.tenantPolicy ? { tenantPolicy: options.tenantPolicy } : {}),
   });
   const hub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
   const app = createHttpApi({ gateway, hub, logger: options.logger, ...(options.readiness ? { readiness: options.readiness } : {}) });

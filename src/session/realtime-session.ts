@@ -235,7 +235,7 @@ export class RealtimeSession {
     }
     if (outcome.kind !== 'accepted') return;
     if (!pendingSent) this.toClient({ type: 'tool_call.accepted', ...fields, message: outcome.ack.message });
-    if (spec?.needsApproval) {
+    if (outcome.awaitingApproval) {
       this.toClient({ type: 'tool_call.approval_requested', ...fields, arguments: outcome.redactedArguments });
     }
     if (!pendingSent) {
@@ -359,7 +359,7 @@ export class RealtimeSession {
   private sessionUpdate(session: Record<string, unknown>): ModelCommand {
     return {
       type: 'session.update',
-      session: { type: 'realtime', ...session, tools: this.services.gateway.registry.functionTools((spec) => spec.scopes.every((scope) => this.principal.scopes.has(scope))), tool_choice: 'auto' },
+      session: { type: 'realtime', ...session, tools: this.services.gateway.catalogFor(this.principal), tool_choice: 'auto' },
     } as ModelCommand;
   }
 

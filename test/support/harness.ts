@@ -10,6 +10,7 @@ import type { ToolImplementation } from '../../src/activities';
 import type { ToolSource } from '../../src/contracts/tool-source';
 import type { RefundTimings } from '../../examples/support-desk/refund-order';
 import type { GatewayLimits } from '../../src/gateway/gateway';
+import { TenantPolicy, type TenantsConfig } from '../../src/gateway';
 import { fallbacksOf } from '../../src/runtime/holdline';
 import { createHoldlineServer, type HoldlineServer } from '../../src/runtime/server';
 import { gatewayClient, installTemporalRuntime } from '../../src/runtime/temporal';
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   tools?: readonly ToolImplementation[];
   /** Tool sources (HTTP endpoints, MCP servers) the worker and gateway serve too. */
   sources?: readonly ToolSource[];
+  /** A tenant policy, as the tools file's `tenants` section states it. Default: none (every tenant, every tool). */
+  tenants?: TenantsConfig;
 }
 
 export interface Harness {
@@ -137,6 +140,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     breakerCooldownMs: options.breakerCooldownMs ?? 500,
     progressPollMs: 50,
     fallbacks: fallbacksOf(tools),
+    ...(options.tenants ? { tenantPolicy: new TenantPolicy(options.tenants) } : {}),
     processMetrics: false,
     realtime: {
       model: { openaiUrl: 'wss://unused.invalid/v1/realtime', openaiModel: 'scripted', localUrl: model.url },
