@@ -1,5 +1,5 @@
 import { ToolFailure } from '../../contracts/errors';
-import { withConfidence, type Confident, type ToolContext } from '../../contracts/tool-spec';
+import { withConfidence, type ToolContext } from '../../contracts/tool-spec';
 import { beginAttempt, type Attempt } from './attempt';
 import { discardBody } from './body';
 import { cancelRequestOf, sendCancel } from './cancel';
@@ -75,5 +75,5 @@ export function confidentResult(result: unknown, field: string | undefined): unk
   if (typeof confidence !== 'number' || !(confidence >= 0 && confidence <= 1)) {
     throw new ToolFailure('HTTP_INVALID_CONFIDENCE', `The endpoint's ${field} must be a number between 0 and 1`);
   }
-  return withConfidence(rest, confidence) satisfies Confident<unknown>;
+  return withConfidence(rest, confidence);
 }

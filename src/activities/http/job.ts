@@ -6,33 +6,7 @@ import type { Attempt } from './attempt';
 import { failureOf, jsonBodyOf, noAnswer, send, type Transport } from './exchange';
 import { sanitizeMessage } from './message';
 
-/**
- * The long-running job protocol of an HTTP tool.
- *
- * 1. The endpoint answers the call's request with `202 Accepted` and a status
- *    URL: the `Location` header, or `status_url` in a JSON body. The URL may
- *    be relative to the request's; it must have the tool URL's origin (the
- *    status requests carry the tool's headers, secrets included).
- * 2. Holdline GETs the status URL every `job.pollIntervalMs` (default 500 ms),
- *    with the headers of the call's request (`Idempotency-Key` and the
- *    `Holdline-*` headers included), until one of:
- *    - `{ "state": "running", "progress": { "percent": 40, "message": "Copying", "stage": "copy" } }`:
- *      still running; `progress` (every field optional) becomes a progress
- *      event (and so spoken progress);
- *    - `{ "state": "succeeded", "result": … }`: `result` is the tool's result
- *      (checked against the output schema; `confidenceField` applies to it);
- *    - `{ "state": "failed", "message": "…" }`: the call ends TOOL_FAILED with
- *      that message (bounded and sanitized), not retried;
- *    - `{ "state": "cancelled" }`: the call ends TOOL_FAILED, not retried.
- *    A status answer that is not 2xx is treated as the call's request's would
- *    be (4xx final; 5xx, 408, 429 retried).
- * 3. The whole job runs within one attempt's time (`budget.attemptTimeoutMs`).
- *    A retried attempt sends the call's request again with the same
- *    `Idempotency-Key`: the endpoint answers with the same job, not a new one.
- * 4. When a cancellable call is cancelled, Holdline sends the tool's `cancel`
- *    request, by default `DELETE <status URL>`, once, best effort.
- */
-
+/** A job's status, as the endpoint reports it at the status URL. */
 const JobStatus = z.discriminatedUnion('state', [
   z.object({
     state: z.literal('running'),
@@ -56,7 +30,34 @@ export interface JobFollowing {
   pollIntervalMs: number;
 }
 
-/** Follows a job to its end and returns its result; see the protocol above. */
+/**
+ * Follows a long-running job to its end and returns its result. The protocol:
+ *
+ * 1. The endpoint answers the call's request with `202 Accepted` and a status
+ *    URL: the `Location` header, or `status_url` in a JSON body. The URL may
+ *    be relative to the request's; it must have the tool URL's origin (the
+ *    status requests carry the tool's headers, secrets included).
+ * 2. Holdline GETs the status URL every `job.pollIntervalMs` (default 500 ms),
+ *    with the headers of the call's request (`Idempotency-Key` and the
+ *    `Holdline-*` headers included), until one of:
+ *    - `{ "state": "running", "progress": { "percent": 40, "message": "Copying", "stage": "copy" } }`:
+ *      still running; `progress` (every field optional) becomes a progress
+ *      event (and so spoken progress);
+ *    - `{ "state": "succeeded", "result": … }`: `result` is the tool's result
+ *      (checked against the output schema; `confidenceField` applies to it);
+ *    - `{ "state": "failed", "message": "…" }`: the call ends TOOL_FAILED with
+ *      that message (bounded and sanitized), not retried;
+ *    - `{ "state": "cancelled" }`: the call ends TOOL_FAILED, not retried.
+ *    A status answer that is not 2xx is treated as the call's request's would
+ *    be (4xx final; 5xx, 408, 429 retried).
+ * 3. The whole job runs within one attempt's time (`budget.attemptTimeoutMs`).
+ *    A retried attempt sends the call's request again with the same
+ *    `Idempotency-Key`: the endpoint answers with the same job, not a new one.
+ * 4. When a cancellable call is cancelled, Holdline sends the tool's `cancel`
+ *    request, by default `DELETE <status URL>`, once, best effort. Not when
+ *    an attempt times out or its worker stops: the next attempt finds the
+ *    same job under the same key.
+ */
 export async function followJob(statusUrl: string, job: JobFollowing, attempt: Attempt): Promise<unknown> {
   let last: ToolProgress | undefined;
   for (;;) {
