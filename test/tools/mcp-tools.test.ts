@@ -76,7 +76,13 @@ beforeAll(async () => {
     name: 'web',
     url: web.url,
     headers: { authorization: { env: 'WEB_MCP_TOKEN', prefix: 'Bearer ' } },
-    tools: { echo: { as: 'web_echo' }, slow_count: { as: 'web_count', budget: { ackAfterMs: 0 } }, lookup_customer: { as: 'web_lookup' } },
+    tools: {
+      echo: { as: 'web_echo' },
+      slow_count: { as: 'web_count', budget: { ackAfterMs: 0 } },
+      lookup_customer: { as: 'web_lookup' },
+      enable_extra: { as: 'web_enable' },
+      extra: { as: 'web_extra' },
+    },
   };
   const lateConfig: McpServerConfig = { name: 'late', url: `http://127.0.0.1:${latePort}/mcp`, tools: { echo: { as: 'late_echo' } } };
 
@@ -281,6 +287,15 @@ describe('servers that go away and come back', () => {
     expect(mcpLogs.some((line) => line.mcp_server === 'crm' && line.stderr?.includes('crashing on purpose'))).toBe(true);
   });
 
+  it('lists the tools again when the server says they changed', async () => {
+    const before = await h.call('web_extra', { n: 1 }, { token });
+    expect(before.body).toMatchObject({ status: 'error', error_code: 'UNKNOWN_TOOL' });
+    expect(before.body.message).toMatch(/MCP server web does not offer a tool named "extra"/);
+    expect((await callToEnd('web_enable', {})).status).toBe('ok');
+    await waitFor(() => webSource.specs().some((spec) => spec.name === 'web_extra'), 5_000, 'web_extra served');
+    expect(await callToEnd('web_extra', { n: 2 })).toMatchObject({ status: 'ok', data: { text: 'extra 2' } });
+  });
+
   it('leaves the tools of a server down at start unavailable, naming the cause, then serves them once it is up', async () => {
     const answer = await h.call('late_echo', { text: 'anyone?' }, { token });
     expect(answer.status).toBe(404);
@@ -300,6 +315,11 @@ describe('servers that go away and come back', () => {
     const called = await callToEnd('late_echo', { text: 'now' });
     expect(called).toMatchObject({ status: 'ok', data: { text: 'echo: now' } });
     expect(mcpLogs.some((line) => line.mcp_server === 'late' && /reachable again/.test(line.msg))).toBe(true);
+
+    // An HTTP server has no connection to lose: its going away shows as a broken event stream, which a ping confirms.
+    await late.close();
+    late = undefined;
+    await waitFor(() => mcpLogs.some((line) => line.mcp_server === 'late' && /connection lost/.test(line.msg)), 10_000, 'the loss noticed');
   });
 
   it('names why a stdio server that cannot start is unavailable', async () => {

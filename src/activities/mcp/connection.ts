@@ -78,10 +78,15 @@ export class McpConnection {
     }
   }
 
-  /** The connected client, waiting up to `waitMs` for a connection under way or a reconnect. */
+  /**
+   * The connected client, waiting up to `waitMs` for a connection under way
+   * or the first reconnect after a loss. Once a reconnect has failed too, the
+   * server is taken to be down and callers are told at once.
+   */
   whenUp(signal: AbortSignal, waitMs: number): Promise<Client> {
     const now = this.upClient();
     if (now) return Promise.resolve(now);
+    if (this.givenUp()) return Promise.reject(new McpUnreachableError(this.reason()!));
     return new Promise((resolve, reject) => {
       const settle = (error?: unknown) => {
         clearTimeout(timeout);
@@ -94,7 +99,7 @@ export class McpConnection {
         if (client) {
           settle();
           resolve(client);
-        } else if (this.state.kind === 'closed') {
+        } else if (this.state.kind === 'closed' || this.givenUp()) {
           settle(new McpUnreachableError(this.reason()!));
         }
       };
@@ -131,6 +136,11 @@ export class McpConnection {
   /** A method, not a field test: the state changes while an attempt awaits. */
   private closed(): boolean {
     return this.state.kind === 'closed';
+  }
+
+  /** Down, and not only since a moment ago: a reconnect has failed since. */
+  private givenUp(): boolean {
+    return this.state.kind === 'down' && this.failures > 1;
   }
 
   private upClient(): Client | undefined {
@@ -181,6 +191,7 @@ export class McpConnection {
       this.log.debug({ reason, failed_attempts: this.failures }, 'MCP server still unreachable');
     }
     this.options.onChange();
+    for (const wake of [...this.waiters]) wake();
     const delay = reconnectDelay(this.failures, this.options.backoff);
     this.timer = setTimeout(() => void this.attempt(), delay);
     this.timer.unref();

@@ -109,6 +109,23 @@ export function buildTestMcpServer(record: (event: McpTestEvent) => void, option
     return { content: [{ type: 'text', text: 'secret' }] };
   });
 
+  let extra = false;
+  server.registerTool(
+    'enable_extra',
+    { description: 'Adds the tool `extra`; the server then tells its client that its tools changed.', inputSchema: {}, annotations: { readOnlyHint: true } },
+    async (args, callExtra) => {
+      seen('enable_extra', args, callExtra._meta);
+      if (!extra) {
+        extra = true;
+        server.registerTool('extra', { description: 'Exists once enabled.', inputSchema: { n: z.number() }, annotations: { readOnlyHint: true } }, async (extraArgs, more) => {
+          seen('extra', extraArgs, more._meta);
+          return { content: [{ type: 'text', text: `extra ${extraArgs.n}` }] };
+        });
+      }
+      return { content: [{ type: 'text', text: 'enabled' }] };
+    },
+  );
+
   if (options.crash) {
     const crash = options.crash;
     server.registerTool('crash', { description: 'Ends the server process mid-call.', inputSchema: {}, annotations: { readOnlyHint: true } }, async (args, extra) => {
