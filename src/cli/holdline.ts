@@ -23,11 +23,12 @@ program
   .command('start')
   .description('Start Holdline: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the HTTP server')
   .option('-t, --tools <module>', 'a module (.ts or .js file, or a folder with an index) exporting your tools')
+  .option('-f, --tools-file <file>', 'a tools file (JSON or YAML): HTTP tools, MCP servers, tenant policy (default: HOLDLINE_TOOLS_FILE)')
   .addOption(new Option('--role <role>', 'which parts run in this process').choices(['all', 'server', 'worker']).default('all'))
-  .addHelpText('after', '\nConfiguration comes from environment variables (see the README). Example:\n  holdline start --tools ./my-tools.ts')
-  .action(async (options: { tools?: string; role: Role }) => {
+  .addHelpText('after', '\nConfiguration comes from environment variables (see the README). Examples:\n  holdline start --tools ./my-tools.ts\n  holdline start --tools-file ./holdline.tools.yaml')
+  .action(async (options: { tools?: string; toolsFile?: string; role: Role }) => {
     const tools = options.tools ? loadOrExit(options.tools) : undefined;
-    await runHoldline({ role: options.role, ...(tools ? { tools } : {}) });
+    await runHoldline({ role: options.role, ...(tools ? { tools } : {}), ...(options.toolsFile ? { toolsFile: options.toolsFile } : {}) });
   });
 
 program

@@ -2,15 +2,17 @@ import { createLogger } from '../runtime/logger';
 import { ConfigError, loadConfig } from '../runtime/config';
 import { startHoldline, type Role, type RunningHoldline } from '../runtime/holdline';
 import type { Tools } from '../runtime/tool-kit';
+import { ToolsFileError } from '../runtime/tools-file';
 import { EXIT } from './exit-codes';
 
 export interface RunOptions {
   role: Role;
   tools?: Tools;
+  toolsFile?: string;
 }
 
 /** Runs one role until SIGINT/SIGTERM, then stops it cleanly; a second signal forces the exit. */
-export async function runHoldline({ role, tools }: RunOptions): Promise<void> {
+export async function runHoldline({ role, tools, toolsFile }: RunOptions): Promise<void> {
   let config;
   try {
     config = loadConfig();
@@ -48,8 +50,13 @@ export async function runHoldline({ role, tools }: RunOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   try {
-    running = await startHoldline({ role, logger, ...(tools ? { tools } : {}) });
+    running = await startHoldline({ role, logger, ...(tools ? { tools } : {}), ...(toolsFile ? { toolsFile } : {}) });
   } catch (error) {
+    if (error instanceof ToolsFileError) {
+      // Every problem with its line, as written: a person fixes the file from this.
+      process.stderr.write(`${error.message}\n`);
+      process.exit(EXIT.usage);
+    }
     logger.fatal({ err: error }, `Holdline could not start: ${(error as Error).message}`);
     process.exit(EXIT.failed);
   }

@@ -18,6 +18,7 @@ export const ConfigSchema = z.object({
   PORT: port(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   HOLDLINE_DATA_DIR: z.string().min(1).default('.holdline'),
+  HOLDLINE_TOOLS_FILE: optionalText,
   HOLDLINE_JWT_SECRET: optionalText.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   HOLDLINE_JWT_MAX_LIFETIME_S: positiveInt(24 * 3600),
   TEMPORAL_ADDRESS: optionalText.pipe(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').optional()),

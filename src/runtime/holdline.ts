@@ -10,6 +10,7 @@ import { searchAttributes } from '../workflows/messages';
 import { loadConfig, type Config } from './config';
 import { createLogger } from './logger';
 import { openToolKit, type Role, type Tools } from './tool-kit';
+import { loadToolsFile, openToolsFile, type ToolsFile } from './tools-file';
 import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
@@ -20,6 +21,11 @@ export type { Role } from './tool-kit';
 export interface HoldlineOptions {
   /** Tools written in TypeScript: `implementTool` results, or a factory that builds them at start. Default: none. */
   tools?: Tools;
+  /**
+   * A tools file (JSON or YAML): tools served by HTTP endpoints, MCP servers,
+   * and which tenant may use which tool. Default: `HOLDLINE_TOOLS_FILE`, else none.
+   */
+  toolsFile?: string;
   /** Which parts run in this process: `all` (default), `server` (HTTP API and realtime sessions) or `worker`. */
   role?: Role;
   /** Where configuration is read from: the variables of the README's table. Default `process.env`. */
@@ -62,7 +68,10 @@ export async function startHoldline(options: HoldlineOptions = {}): Promise<Runn
   const config = loadConfig(env);
   const role = options.role ?? 'all';
   const logger = options.logger ?? createLogger(config.LOG_LEVEL, { role });
-  return startParts({ role, config, env, logger, tools: options.tools });
+  const toolsFile = options.toolsFile ?? config.HOLDLINE_TOOLS_FILE;
+  // Read before anything starts: a wrong file stops the start with every problem and its line.
+  const file = toolsFile ? loadToolsFile(toolsFile) : undefined;
+  return startParts({ role, config, env, logger, tools: options.tools, file });
 }
 
 interface Parts {
@@ -71,9 +80,10 @@ interface Parts {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   tools: Tools | undefined;
+  file: ToolsFile | undefined;
 }
 
-async function startParts({ role, config, env, logger, tools: toolsOption }: Parts): Promise<RunningHoldline> {
+async function startParts({ role, config, env, logger, tools: toolsOption, file }: Parts): Promise<RunningHoldline> {
   const stack: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of stack.reverse()) {
@@ -97,7 +107,14 @@ async function startParts({ role, config, env, logger, tools: toolsOption }: Par
     const kit = await openToolKit(toolsOption, { role, dataDir, env, logger });
     if (kit.close) stack.push(async () => kit.close!());
     const tools = kit.tools;
-    if (tools.length === 0) logger.warn('no tools: pass tools (or --tools) to give the agent something to call');
+    const opened = file ? await openToolsFile(file, { env, logger }) : undefined;
+    if (opened) stack.push(() => opened.close());
+    const sources = opened?.sources ?? [];
+    const toolNames = () => [...tools.map((tool) => tool.spec.name), ...sources.flatMap((source) => source.specs().map((spec) => spec.name))];
+    if (toolNames().length === 0 && !sources.some((source) => source.unavailable().size > 0)) {
+      logger.warn('no tools: pass tools (or --tools, --tools-file) to give the agent something to call');
+    }
+    if (opened?.tenantPolicy) logger.info({ tenants: Object.keys(file!.tenants!) }, 'tenant policy: each tenant may use the tools its entry names; a tenant not named gets the "*" entry, or no tool');
     let worker: SupervisedWorker | undefined;
     let temporalReachable = true;
     if (role !== 'server') {
@@ -111,7 +128,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption }: Par
           return connectNative(config, workerAddress);
         },
         create: (connection) =>
-          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, workflowBundle }),
+          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle }),
       });
       stack.push(() => worker!.stop());
       temporalReachable = await worker.firstAttempt;
@@ -130,6 +147,8 @@ async function startParts({ role, config, env, logger, tools: toolsOption }: Par
         client: gatewayClient(config, address),
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         specs: tools.map((tool) => tool.spec),
+        sources,
+        ...(opened?.tenantPolicy ? { tenantPolicy: opened.tenantPolicy } : {}),
         jwtSecret: secret,
         jwtMaxLifetimeSeconds: config.HOLDLINE_JWT_MAX_LIFETIME_S,
         logger,
@@ -170,7 +189,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption }: Par
       temporalAddress: address,
       temporalUiUrl: devServer?.uiUrl,
       temporalReachable,
-      tools: tools.map((tool) => tool.spec.name),
+      tools: toolNames(),
       stop,
     };
   } catch (error) {
