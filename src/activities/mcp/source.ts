@@ -53,6 +53,7 @@ export function createMcpToolSource(config: McpServerConfig, options: McpToolSou
   const server = mcpServerConfig.parse(config);
   const name = `mcp:${server.name}`;
   const log = options.logger.child({ component: 'mcp', mcp_server: server.name });
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   let catalog: McpCatalog = { tools: new Map(), problems: new Map() };
   let implementations = new Map<string, ToolActivity>();
   let listedOnce = false;
@@ -94,13 +95,12 @@ export function createMcpToolSource(config: McpServerConfig, options: McpToolSou
     transport: transportOf(server, options.env ?? process.env),
     logger: options.logger,
     backoff: { ...DEFAULT_RECONNECT_BACKOFF, ...options.reconnect },
-    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    connectTimeoutMs,
     onListed: listed,
     onChange: refresh,
   });
   refresh();
   const ready = connection.start();
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
 
   const activity: ToolActivity = async (args: Record<string, unknown>, meta: ToolCallMeta) => {
     // A worker whose own connection is still being made waits for its first listing.
