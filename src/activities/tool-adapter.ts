@@ -77,7 +77,7 @@ function toolContextOf(activityContext: Context, meta: ToolCallMeta): ToolContex
   return {
     ...meta,
     settling: meta.settling ?? false,
-    attempt: activityContext.info.attempt,
+    attempt: meta.attempt ?? activityContext.info.attempt,
     signal: activityContext.cancellationSignal,
     progress: (update) => activityContext.heartbeat(update),
     sleep: (ms) => activityContext.sleep(ms),

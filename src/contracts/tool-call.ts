@@ -45,6 +45,12 @@ export interface ExecutionPlan {
 export interface ToolCallMeta {
   /** The tool's name as the model calls it. Absent in calls started before it was passed. */
   tool?: string;
+  /**
+   * Which attempt of the call this is, 1 for the first. The workflow runs each
+   * attempt as an activity of its own, so Temporal's attempt count says 1 for
+   * every one of them. Absent in calls started before it was passed.
+   */
+  attempt?: number;
   callId: string;
   idempotencyKey: string;
   traceId: string;

@@ -130,7 +130,7 @@ async function attemptUntilDone(input: ToolCallInput, context: EnvelopeExtras, s
       startToCloseMs: Math.min(plan.attemptTimeoutMs, remaining),
       ...(withinBudget ? { scheduleToCloseMs: remaining } : {}),
     });
-    const run = () => activity(input.arguments, metaOf(input));
+    const run = () => activity(input.arguments, { ...metaOf(input), attempt });
     seen.attempts = attempt;
     let failure: AttemptFailure;
     try {
@@ -170,7 +170,7 @@ async function settle(input: ToolCallInput, context: EnvelopeExtras, seen: Attem
   const activity = activityFor(input.tool, plan, { startToCloseMs: plan.attemptTimeoutMs, scheduleToCloseMs: plan.attemptTimeoutMs, retryUntilClosed: true });
   const attempts = seen.attempts + 1;
   try {
-    const result = await CancellationScope.nonCancellable(() => activity(input.arguments, { ...metaOf(input), settling: true }));
+    const result = await CancellationScope.nonCancellable(() => activity(input.arguments, { ...metaOf(input), attempt: attempts, settling: true }));
     log.info('settle attempt found the effect of an earlier attempt', { attempts });
     return okEnvelopeOf(result, input.traceId, { ...context, attempts });
   } catch (error) {

@@ -65,7 +65,7 @@ describe('when Temporal is down', () => {
     // A read tool answers from its declared fallback.
     const fallback = await h.call('lookup_order', { order_id: 'A-1002' });
     expect(fallback.status).toBe(200);
-    expect(fallback.body).toMatchObject({ status: 'ok', fallback: true, data: { order_id: 'A-1002' } });
+    expect(fallback.body).toMatchObject({ status: 'ok', fallback: true, confidence: 0.9, data: { order_id: 'A-1002' } });
 
     // The process keeps serving.
     expect((await h.get('/healthz')).status).toBe(200);

@@ -98,6 +98,7 @@ describe('an HTTP tool whose endpoint fails', () => {
     const requests = endpoint.withKey(workflowIdOf(key));
     expect(requests).toHaveLength(2);
     expect(requests.map((r) => r.headers['idempotency-key'])).toEqual([workflowIdOf(key), workflowIdOf(key)]);
+    expect(requests.map((r) => r.headers['holdline-attempt'])).toEqual(['1', '2']);
     const traces = requests.map((r) => TRACEPARENT.exec(String(r.headers.traceparent))![1]);
     expect(traces[1]).toBe(traces[0]);
   });
