@@ -135,8 +135,8 @@ describe('listing', () => {
     const info = new Map(crm.tools().map((tool) => [tool.name, tool]));
     expect(info.get('crm_echo')).toMatchObject({ upstream: 'echo', idempotent: true, spec: { sideEffect: 'read', cancellable: true, needsApproval: false, scopes: ['mcp:crm'] } });
     expect(info.get('crm_delete')).toMatchObject({ annotations: { destructiveHint: true }, spec: { sideEffect: 'write', needsApproval: true, cancellable: false } });
-    // No annotations: a write tool, without approval.
-    expect(info.get('crm_time')).toMatchObject({ upstream: 'get-time', spec: { sideEffect: 'write', needsApproval: false } });
+    // No annotations: a write tool, destructive as the MCP specification presumes, so it waits for approval.
+    expect(info.get('crm_time')).toMatchObject({ upstream: 'get-time', spec: { sideEffect: 'write', needsApproval: true } });
     expect(info.get('crm_echo')!.spec.budget).toMatchObject({ ackAfterMs: 1_000, timeoutMs: 30_000, heartbeatTimeoutMs: 5_000 });
     expect(info.get('crm_echo')!.spec.activity).toBe('mcp:crm');
     const listing = mcpLogs.find((line) => line.mcp_server === 'crm' && line.listed !== undefined);

@@ -51,10 +51,12 @@ describe('mcpServerConfig', () => {
 });
 
 describe('toolPolicyOf', () => {
-  it('defaults from annotations: read-only → read and cancellable; destructive → approval; otherwise write', () => {
+  it('defaults from annotations: read-only → read and cancellable; destructive (the default for a write tool) → approval', () => {
     expect(toolPolicyOf('crm', {}, { readOnlyHint: true })).toMatchObject({ sideEffect: 'read', cancellable: true, needsApproval: false, scopes: ['mcp:crm'] });
     expect(toolPolicyOf('crm', {}, { destructiveHint: true })).toMatchObject({ sideEffect: 'write', cancellable: false, needsApproval: true });
-    expect(toolPolicyOf('crm', {}, {})).toMatchObject({ sideEffect: 'write', needsApproval: false });
+    // No hints: a write tool the MCP specification presumes destructive, so it waits for approval.
+    expect(toolPolicyOf('crm', {}, {})).toMatchObject({ sideEffect: 'write', needsApproval: true });
+    expect(toolPolicyOf('crm', {}, { destructiveHint: false })).toMatchObject({ sideEffect: 'write', needsApproval: false });
     // A read-only tool's destructiveHint means nothing (MCP spec).
     expect(toolPolicyOf('crm', {}, { readOnlyHint: true, destructiveHint: true })).toMatchObject({ needsApproval: false });
   });

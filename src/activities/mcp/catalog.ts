@@ -42,16 +42,17 @@ const MAX_DESCRIPTION_CHARS = 4_000;
  * The policy of one tool: what the configuration says, and otherwise
  * - scopes `mcp:<server>`;
  * - `readOnlyHint: true` → a read tool, anything else a write tool;
- * - `destructiveHint: true` (on a tool not marked read-only) → needs approval;
- *   a tool without the hint does not (the MCP default of `true` would make
- *   every unannotated tool wait for approval);
+ * - a tool not marked read-only is destructive unless it says
+ *   `destructiveHint: false` (the MCP specification's default), and a
+ *   destructive tool waits for the user's approval; `needsApproval: false` in
+ *   the configuration lifts that for a tool its operator trusts;
  * - cancellable when it is a read tool (stopping a read loses nothing);
  * - budget: ack after 1 s, 30 s in all, a heartbeat timeout of 5 s, so a
  *   cancellation reaches the running call within a fraction of a second.
  */
 export function toolPolicyOf(server: string, config: McpToolConfig, annotations: McpAnnotations) {
   const sideEffect = config.sideEffect ?? (annotations.readOnlyHint === true ? 'read' : 'write');
-  const destructive = annotations.destructiveHint === true && annotations.readOnlyHint !== true;
+  const destructive = annotations.readOnlyHint !== true && annotations.destructiveHint !== false;
   const timeoutMs = config.budget?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const attemptTimeoutMs = config.budget?.attemptTimeoutMs ?? timeoutMs;
   const budget: ToolBudget = {
