@@ -15,12 +15,17 @@ export const PLAN = {
   throughput: { clients: 32, durationMs: scaled(10_000, 2_000) },
   /** bench_progress calls, run one after another; each reports progress every `intervalMs` for `durationMs`. */
   progress: { calls: scaled(5, 2), durationMs: 3_000, intervalMs: 200 },
+  /**
+   * An HTTP tool and MCP tools (Streamable HTTP, stdio) end to end vs their services called directly, the raw round trip
+   * and a TypeScript tool; sampling stops early once `maxMs` is spent (a loaded machine), with fewer samples.
+   */
+  toolSources: { warmup: scaled(10, 3), samples: scaled(200, 40), maxMs: 75_000 },
   /** Realtime: model's function call → client events, one session, refund and lookup alternating. */
   realtime: { warmup: scaled(10, 3), samples: scaled(100, 20) },
   /** Realtime load: sessions each asking for one lookup after another; the server's memory sampled throughout. */
   realtimeLoad: { sessions: QUICK ? 20 : 100, durationMs: scaled(60_000, 10_000), memoryEveryMs: 2_000 },
   /** Whole-run watchdog: a hang is a crash, not a long benchmark. */
-  watchdogMs: 8 * 60_000,
+  watchdogMs: 10 * 60_000,
 } as const;
 
 /** Short refund stages, so refunds started by the ack scenario finish quickly and do not load later scenarios. */

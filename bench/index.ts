@@ -1,6 +1,10 @@
 // npm run bench: Holdline against plain Temporal on the same embedded dev
 // server. A script, not a test: missed targets are reported, only a crash
 // exits non-zero. BENCH_QUICK=1 shrinks it to a smoke run.
+//
+// Sections, all by default; name some to run only those:
+//   npm run bench -- core           Holdline vs raw Temporal: ack, lookup, progress, throughput, realtime
+//   npm run bench -- tool-sources   an HTTP tool and MCP tools (Streamable HTTP, stdio) vs their services called directly
 import { performance } from 'node:perf_hooks';
 import { PLAN, SCOPES } from './config';
 import { measureRealtimeLatency, realtimeLoad, startSessionServer } from './realtime';
@@ -10,12 +14,27 @@ import { printReport } from './report';
 import { measureAck, measureLookup, measureProgress } from './scenarios';
 import { startBenchEnv, type BenchEnv } from './setup';
 import { guardRun } from './guard';
+import { measureToolSources } from './tool-sources';
 
 const startedAt = performance.now();
 const say = (line: string) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
+const SECTIONS = ['core', 'tool-sources'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** The sections named on the command line; all when none is. */
+function selectedSections(args: readonly string[]): ReadonlySet<Section> {
+  const unknown = args.filter((arg) => !(SECTIONS as readonly string[]).includes(arg));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown section ${unknown.join(', ')}; the sections are ${SECTIONS.join(', ')}\n`);
+    process.exit(2);
+  }
+  return new Set(args.length > 0 ? (args as Section[]) : SECTIONS);
+}
+
 async function main(): Promise<number> {
+  const sections = selectedSections(process.argv.slice(2));
   let env: BenchEnv | undefined;
   guardRun('bench', PLAN.watchdogMs, () => env?.stop());
 
@@ -24,10 +43,10 @@ async function main(): Promise<number> {
     const busyBefore = await idleCheck();
     env = await startBenchEnv(say);
     say(`Holdline at ${env.apiUrl}, Temporal at ${env.temporalAddress}`);
-    const { ack, lookup, progress, throughput } = await runScenarios(env);
-    const realtime = await runRealtime(env);
+    const core = sections.has('core') ? { ...(await runScenarios(env)), realtime: await runRealtime(env) } : undefined;
+    const toolSources = sections.has('tool-sources') ? await runToolSources(env) : undefined;
     print('');
-    printReport({ cliVersion: env.cliVersion, temporalAddress: env.temporalAddress, busyBefore, ack, lookup, progress, throughput, realtime }, print);
+    printReport({ cliVersion: env.cliVersion, temporalAddress: env.temporalAddress, busyBefore, ...(core ? { core } : {}), ...(toolSources ? { toolSources } : {}) }, print);
     return 0;
   } catch (error) {
     process.stderr.write(`bench: crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
@@ -56,6 +75,12 @@ async function runScenarios(env: BenchEnv) {
   say(`throughput: Holdline lookup_order, ${load}`);
   const holdline = await holdlineThroughput(env);
   return { ack, lookup, progress, throughput: { holdline, raw, rawLocal } };
+}
+
+async function runToolSources(env: BenchEnv) {
+  const { warmup, samples } = PLAN.toolSources;
+  say(`tool sources: ${samples} rounds of raw activity, TypeScript tool, HTTP tool and MCP tools (Streamable HTTP, stdio) through Holdline and called directly (after ${warmup} warm-up)`);
+  return measureToolSources(env);
 }
 
 /** Realtime sessions against a Holdline server process of their own, on the same Temporal and worker. */

@@ -3,14 +3,24 @@ import { PLAN, QUICK } from './config';
 import { percent } from './cpu';
 import { lost, type LoadResult } from './load';
 import type { AckResult, LookupResult, ProgressResult } from './scenarios';
-import { ms, ratio, summarize, type Summary } from './stats';
+import { ms, ratio, summarize } from './stats';
+import { summaryLine as line, table, type Row } from './table';
 import type { RealtimeLatency, RealtimeLoad } from './realtime';
+import type { ToolSourceResult } from './tool-sources';
+import { toolSourceReport } from './tool-sources/report';
 
 export interface BenchResults {
   cliVersion: string;
   temporalAddress: string;
   /** Share of the CPUs busy with others' work just before the run. */
   busyBefore: number;
+  /** The Holdline-vs-raw scenarios and realtime; absent when the run was limited to other sections. */
+  core?: CoreResults;
+  /** HTTP and MCP tools vs calling their services directly; absent when not selected. */
+  toolSources?: ToolSourceResult;
+}
+
+export interface CoreResults {
   ack: AckResult;
   lookup: LookupResult;
   throughput: { holdline: LoadResult; raw: LoadResult; rawLocal: LoadResult };
@@ -18,32 +28,24 @@ export interface BenchResults {
   realtime: { latency: RealtimeLatency; load: RealtimeLoad };
 }
 
-/** One line of the results table: Holdline's figure, the raw one, and the target if there is one. */
-interface Row {
-  metric: string;
-  holdline: string;
-  raw: string;
-  ratio: string;
-  target: string;
-  /** undefined: informative only. */
-  met?: boolean;
-}
-
 export function printReport(results: BenchResults, print: (line: string) => void): void {
-  const summaries = summarizeAll(results);
-  for (const line of header(results)) print(line);
+  const { core } = results;
+  const summaries = core && summarizeAll(core);
+  const sources = results.toolSources && toolSourceReport(results.toolSources);
+  for (const text of header(results)) print(text);
   print('');
-  for (const line of details(results, summaries)) print(line);
+  print('Details (latency: sequential samples after warm-up, Holdline and raw interleaved; throughput: closed loop)');
+  for (const text of [...(core && summaries ? details(core, summaries) : []), ...(sources?.details ?? [])]) print(text);
   print('');
-  const rows = resultRows(results, summaries);
-  for (const line of table(rows)) print(line);
+  const rows = [...(core && summaries ? resultRows(core, summaries) : []), ...(sources?.rows ?? [])];
+  for (const text of table(rows)) print(text);
   const missed = rows.filter((row) => row.met === false).length;
   const judged = rows.filter((row) => row.met !== undefined).length;
   print('');
   print(`${judged - missed} of ${judged} targets met${QUICK ? ' (BENCH_QUICK=1: smoke run, counts shrunk ~5×; do not judge by these figures)' : ''}.`);
 }
 
-function summarizeAll(r: BenchResults) {
+function summarizeAll(r: CoreResults) {
   return {
     ackHoldline: summarize(r.ack.holdline),
     ackRaw: summarize(r.ack.raw),
@@ -70,9 +72,7 @@ function header(r: BenchResults): string[] {
   ];
 }
 
-function details(r: BenchResults, s: ReturnType<typeof summarizeAll>): string[] {
-  const line = (label: string, summary: Summary) =>
-    `  ${label.padEnd(44)} n=${String(summary.n).padEnd(4)} p50 ${ms(summary.p50).padStart(10)}  p95 ${ms(summary.p95).padStart(10)}  p99 ${ms(summary.p99).padStart(10)}  max ${ms(summary.max).padStart(10)}`;
+function details(r: CoreResults, s: ReturnType<typeof summarizeAll>): string[] {
   const pad = ''.padEnd(44);
   const load = (label: string, t: LoadResult) => {
     const reasons = [...t.reasons].map(([reason, n]) => `${n}× ${reason.replace(/^(error|failed):/, '')}`).join(', ');
@@ -84,7 +84,6 @@ function details(r: BenchResults, s: ReturnType<typeof summarizeAll>): string[] 
   };
   const p = r.progress;
   return [
-    'Details (latency: sequential samples after warm-up, Holdline and raw interleaved; throughput: closed loop)',
     line('ack: refund_order → 202 over HTTP', s.ackHoldline),
     line('ack: raw client.workflow.start', s.ackRaw),
     line('HTTP floor: POST rejected before Temporal', s.httpFloor),
@@ -114,7 +113,7 @@ function realtimeLoadLines(load: RealtimeLoad, pad: string): string[] {
   ];
 }
 
-function resultRows(r: BenchResults, s: ReturnType<typeof summarizeAll>): Row[] {
+function resultRows(r: CoreResults, s: ReturnType<typeof summarizeAll>): Row[] {
   const pair = (metric: string, h: number, raw: number, target: string, met?: boolean): Row => ({
     metric,
     holdline: ms(h),
@@ -161,7 +160,7 @@ export function memoryTrend(load: RealtimeLoad): { warm: RealtimeLoad['memory'][
   return warm && end ? { warm, end } : undefined;
 }
 
-function realtimeRows(r: BenchResults, s: ReturnType<typeof summarizeAll>): Row[] {
+function realtimeRows(r: CoreResults, s: ReturnType<typeof summarizeAll>): Row[] {
   const load = r.realtime.load;
   const trend = memoryTrend(load);
   const growth = trend ? trend.end.rssMb / trend.warm.rssMb : Number.NaN;
@@ -202,19 +201,4 @@ function realtimeRows(r: BenchResults, s: ReturnType<typeof summarizeAll>): Row[
       target: '',
     },
   ];
-}
-
-function table(rows: Row[]): string[] {
-  const headings: Row = { metric: 'Results', holdline: 'Holdline', raw: 'raw', ratio: 'Holdline/raw', target: 'target', met: undefined };
-  const cells = (row: Row) => [row.metric, row.holdline, row.raw, row.ratio, row.target, row === headings ? '' : verdict(row.met)];
-  const all = [headings, ...rows].map(cells);
-  const widths = all[0]!.map((_, column) => Math.max(...all.map((line) => line[column]!.length)));
-  const format = (line: string[]) =>
-    line.map((cell, column) => (column === 0 || column >= 4 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ').trimEnd();
-  const rule = widths.map((width) => '─'.repeat(width)).join('  ');
-  return [format(all[0]!), rule, ...all.slice(1).map(format)];
-}
-
-function verdict(met: boolean | undefined): string {
-  return met === undefined ? '' : met ? 'met' : 'MISSED';
 }

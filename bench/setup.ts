@@ -17,6 +17,7 @@ import { holdlineHttp, type HoldlineHttp } from './http';
 import { freePort } from '../test/support/ports';
 import { benchProgress, benchProgressTool } from './progress-tool';
 import { startRawTemporal, type RawTemporal } from './raw-temporal';
+import { benchLookup, startToolSourceFixture, type ToolSourceFixture } from './tool-sources';
 
 /** Everything the scenarios run against, and how to take it all down. */
 export interface BenchEnv {
@@ -30,6 +31,8 @@ export interface BenchEnv {
   http: HoldlineHttp;
   store: OrderStore;
   raw: RawTemporal;
+  /** The HTTP endpoint and MCP servers whose tools Holdline serves too, with direct clients of each. */
+  toolSources: ToolSourceFixture;
   /** Stops everything started, in reverse order: server, workers, connections, dev server, temp dir. */
   stop(): Promise<void>;
 }
@@ -81,10 +84,15 @@ export async function startBenchEnv(say: (line: string) => void): Promise<BenchE
     const store = new OrderStore(join(dir, 'orders.sqlite'));
     steps.push(() => store.close());
 
+    say('starting the bench HTTP endpoint and MCP servers (Streamable HTTP on loopback, stdio)');
+    // Before the worker, which registers the sources' activities; stopped after it.
+    const toolSources = await startToolSourceFixture();
+    steps.push(() => toolSources.stop());
+
     say('bundling workflows and starting both workers');
     // In parallel: each bundles its workflows with webpack, a few seconds of CPU apiece.
     const [tool, rawStarted] = await Promise.allSettled([
-      startToolWorker(config, address, store, steps),
+      startToolWorker(config, address, store, toolSources, steps),
       startRawTemporal(address, config.TEMPORAL_NAMESPACE),
     ]);
     if (rawStarted.status === 'fulfilled') steps.push(() => rawStarted.value.stop());
@@ -92,23 +100,24 @@ export async function startBenchEnv(say: (line: string) => void): Promise<BenchE
     if (rawStarted.status === 'rejected') throw rawStarted.reason;
     const raw = rawStarted.value;
 
-    const { apiUrl, token } = await startServer(config, address, store, steps);
-    return { cliVersion: cliVersion(cliPath), temporalAddress: address, taskQueue: config.TEMPORAL_TASK_QUEUE, apiUrl, token, http: holdlineHttp(apiUrl, token), store, raw, stop };
+    const { apiUrl, token } = await startServer(config, address, store, toolSources, steps);
+    return { cliVersion: cliVersion(cliPath), temporalAddress: address, taskQueue: config.TEMPORAL_TASK_QUEUE, apiUrl, token, http: holdlineHttp(apiUrl, token), store, raw, toolSources, stop };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-/** The worker as startHoldline builds it, with the bench_progress tool added. */
-async function startToolWorker(config: Config, address: string, store: OrderStore, steps: Step[]): Promise<void> {
+/** The worker as startHoldline builds it, with the bench tools and tool sources added. */
+async function startToolWorker(config: Config, address: string, store: OrderStore, toolSources: ToolSourceFixture, steps: Step[]): Promise<void> {
   const native = await connectNative(config, address);
   steps.push(() => native.close());
   const worker = await createToolWorker({
     connection: native,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    tools: [...createSupportTools({ store, refundTimings: REFUND_TIMINGS }), benchProgressTool()],
+    tools: [...createSupportTools({ store, refundTimings: REFUND_TIMINGS }), benchProgressTool(), toolSources.tool],
+    sources: toolSources.sources,
   });
   const running = worker.run();
   // A worker that dies mid-run shows up as calls that never finish; say why here.
@@ -120,13 +129,14 @@ async function startToolWorker(config: Config, address: string, store: OrderStor
 }
 
 /** The HTTP server as startHoldline builds it, with a generated secret and lifted limits; returns its URL and a token. */
-async function startServer(config: Config, address: string, store: OrderStore, steps: Step[]): Promise<{ apiUrl: string; token: string }> {
+async function startServer(config: Config, address: string, store: OrderStore, toolSources: ToolSourceFixture, steps: Step[]): Promise<{ apiUrl: string; token: string }> {
   const model = await startScriptedModel({ speakMs: 0 });
   steps.push(() => model.close());
   const server = createHoldlineServer({
     client: gatewayClient(config, address),
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    specs: [...supportTools, benchProgress],
+    specs: [...supportTools, benchProgress, benchLookup],
+    sources: toolSources.sources,
     jwtSecret: randomBytes(32).toString('base64url'),
     logger: pino({ level: 'silent' }),
     limits: { maxArgumentBytes: config.HOLDLINE_MAX_ARGUMENT_BYTES, ...LIMITS },

@@ -36,8 +36,9 @@ export function summarize(samples: readonly number[]): Summary {
 /** Milliseconds with precision that fits their size: 0.004 ms, 4.71 ms, 147 ms. */
 export function ms(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
-  if (value < 0.1) return `${value.toFixed(3)} ms`;
-  if (value < 100) return `${value.toFixed(2)} ms`;
+  const size = Math.abs(value);
+  if (size < 0.1) return `${value.toFixed(3)} ms`;
+  if (size < 100) return `${value.toFixed(2)} ms`;
   return `${value.toFixed(0)} ms`;
 }
 
