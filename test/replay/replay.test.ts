@@ -16,9 +16,19 @@ const FIXTURES = join(__dirname, 'fixtures');
 const fixtures = readdirSync(FIXTURES).filter((name) => name.endsWith('.json'));
 const load = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as unknown;
 
-it('has fixtures for ok, tool error, timeout, cancelled, approval granted and denied', () => {
+it('has fixtures for ok, tool error, timeout, cancelled, approval granted and denied, and HTTP and MCP tools', () => {
   expect(fixtures.sort()).toEqual(
-    expect.arrayContaining(['refund-ok.json', 'lookup-tool-error.json', 'sleepy-timeout.json', 'refund-cancelled.json', 'cancel-approved.json', 'cancel-denied.json']),
+    expect.arrayContaining([
+      'refund-ok.json',
+      'lookup-tool-error.json',
+      'sleepy-timeout.json',
+      'refund-cancelled.json',
+      'cancel-approved.json',
+      'cancel-denied.json',
+      'http-job.json',
+      'http-retried-ok.json',
+      'mcp-call.json',
+    ]),
   );
 });
 
