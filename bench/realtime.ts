@@ -36,6 +36,8 @@ export async function startSessionServer(temporalAddress: string, taskQueue: str
       HOLDLINE_TENANT_RATE_PER_SEC: '100000',
       HOLDLINE_TENANT_BURST: '100000',
       HOLDLINE_SESSION_MAX_IN_FLIGHT: '1000',
+      // Every load session is one user's: the per-user session cap (10 by default) would refuse all but the first ten.
+      HOLDLINE_MAX_SESSIONS_PER_USER: '1000',
       LOG_LEVEL: 'error',
       OPENAI_API_KEY: '',
     },
