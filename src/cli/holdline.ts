@@ -7,6 +7,7 @@ import { createDevToken } from '../runtime/dev-token';
 import { loadConfig } from '../runtime/config';
 import { createLogger } from '../runtime/logger';
 import { openToolKit, type Role } from '../runtime/tool-kit';
+import { loadToolsFile, scopesOfToolsFile } from '../runtime/tools-file';
 import { EXIT } from './exit-codes';
 import { runHoldline } from './run';
 import { loadToolsModule } from './tools-module';
@@ -36,12 +37,17 @@ program
   .description('Print a development token the local Holdline accepts (signed with its HOLDLINE_JWT_SECRET or generated secret)')
   .option('--tenant <id>', 'tenant the token is for', 'acme')
   .option('--user <id>', 'user the token is for', 'dev-user')
-  .option('--scope <scopes>', 'space-separated scopes; default: every scope the tools of --tools require')
+  .option('--scope <scopes>', 'space-separated scopes; default: every scope the tools of --tools and --tools-file require')
   .option('-t, --tools <module>', 'your tools module, to grant every scope its tools require')
+  .option('-f, --tools-file <file>', 'your tools file, to grant every scope its tools require (default: HOLDLINE_TOOLS_FILE)')
   .option('--ttl <seconds>', 'lifetime in seconds', positiveInteger, 12 * 3600)
-  .action(async (options: { tenant: string; user: string; scope?: string; tools?: string; ttl: number }) => {
-    const scopes = options.scope !== undefined ? options.scope.split(/\s+/).filter(Boolean) : await scopesOfTools(options.tools);
-    if (scopes.length === 0) fail('no scopes: pass --scope "<scopes>" or --tools <module>', EXIT.usage);
+  .action(async (options: { tenant: string; user: string; scope?: string; tools?: string; toolsFile?: string; ttl: number }) => {
+    const toolsFile = options.toolsFile ?? loadConfig().HOLDLINE_TOOLS_FILE;
+    const scopes =
+      options.scope !== undefined
+        ? options.scope.split(/\s+/).filter(Boolean)
+        : [...new Set([...(await scopesOfTools(options.tools)), ...(toolsFile ? scopesOfToolsFile(loadFileOrExit(toolsFile)) : [])])];
+    if (scopes.length === 0) fail('no scopes: pass --scope "<scopes>", --tools <module> or --tools-file <file>', EXIT.usage);
     const token = await createDevToken({ tenantId: options.tenant, userId: options.user, scopes, ttlSeconds: options.ttl });
     process.stdout.write(`${token}\n`);
   });
@@ -49,6 +55,14 @@ program
 function loadOrExit(path: string) {
   try {
     return loadToolsModule(path);
+  } catch (error) {
+    return fail((error as Error).message, EXIT.usage);
+  }
+}
+
+function loadFileOrExit(path: string) {
+  try {
+    return loadToolsFile(path);
   } catch (error) {
     return fail((error as Error).message, EXIT.usage);
   }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { createHttpToolSource, httpToolConfig } from '../activities/http';
-import { connectMcpToolSource, mcpServerConfig } from '../activities/mcp';
+import { connectMcpToolSource, mcpServerConfig, toolPolicyOf } from '../activities/mcp';
 import type { ToolSource } from '../contracts/tool-source';
 import { TenantPolicy, tenantsConfig } from '../gateway';
 
@@ -118,7 +118,7 @@ export async function openToolsFile(file: ToolsFile, options: { env: NodeJS.Proc
   try {
     if (file.httpTools?.length) sources.push(createHttpToolSource(file.httpTools, { env: options.env }));
     const servers = await Promise.all(
-      (file.mcpServers ?? []).map((server) => connectMcpToolSource(server, { env: options.env, logger: options.logger.child({ component: 'mcp', server: server.name }) })),
+      (file.mcpServers ?? []).map((server) => connectMcpToolSource(server, { env: options.env, logger: options.logger })),
     );
     sources.push(...servers);
   } catch (error) {
@@ -126,4 +126,11 @@ export async function openToolsFile(file: ToolsFile, options: { env: NodeJS.Proc
     throw error;
   }
   return { sources, ...(file.tenants ? { tenantPolicy: new TenantPolicy(file.tenants) } : {}), close };
+}
+
+/** Every scope the file's tools require, as configured (an MCP tool without scopes requires `mcp:<server>`). */
+export function scopesOfToolsFile(file: ToolsFile): string[] {
+  const http = (file.httpTools ?? []).flatMap((tool) => tool.scopes);
+  const mcp = (file.mcpServers ?? []).flatMap((server) => Object.values(server.tools).flatMap((tool) => toolPolicyOf(server.name, tool, {}).scopes));
+  return [...new Set([...http, ...mcp])];
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadToolsFile, parseToolsFile, ToolsFileError } from '../../src/runtime/tools-file';
+import { loadToolsFile, parseToolsFile, scopesOfToolsFile, ToolsFileError } from '../../src/runtime/tools-file';
 
 const YAML = `# the tools of a help desk
 httpTools:
@@ -45,6 +45,10 @@ describe('the tools file', () => {
     expect(file.httpTools?.[0]).toMatchObject({ name: 'create_ticket', method: 'POST', sideEffect: 'write' });
     expect(file.mcpServers?.[0]).toMatchObject({ name: 'crm', tools: { search_contacts: { as: 'crm_search' } } });
     expect(file.tenants).toEqual({ acme: { tools: ['create_ticket', 'crm_search'] }, '*': { tools: ['crm_search'] } });
+  });
+
+  it('knows every scope its tools require, for a development token', () => {
+    expect(scopesOfToolsFile(parseToolsFile(YAML, 'holdline.tools.yaml')).sort()).toEqual(['mcp:crm', 'tickets:write']);
   });
 
   it('reads the same file written as JSON', () => {
