@@ -3,11 +3,14 @@ import type { ToolProgress } from '../../contracts/envelope';
 import type { ToolContext } from '../../contracts/tool-spec';
 
 /**
- * Dropping the request this long after the attempt's start-to-close timeout
- * lets Temporal time the attempt out first, so a call whose budget runs out
- * ends in TIMEOUT rather than in a failure of the tool.
+ * The local deadline is a backstop, in case Temporal's timeout never reaches
+ * the attempt (its heartbeats failing). Temporal must time the attempt out
+ * first, so that a call whose budget runs out ends in TIMEOUT rather than in a
+ * failure of the tool; its timer can fire late on a loaded server (seen: over
+ * 500 ms), and the attempt hears of it through the next heartbeat, so the
+ * backstop leaves it seconds.
  */
-const DEADLINE_GRACE_MS = 500;
+const DEADLINE_GRACE_MS = 5_000;
 /** Longest silence between two heartbeats while an endpoint keeps Holdline waiting. */
 const MAX_KEEPALIVE_MS = 1_000;
 
