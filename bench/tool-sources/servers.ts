@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { mcpHttpEndpoint } from '../../test/support/mcp-streamable-http';
 
 /**
  * The services the tool-source scenario calls, on 127.0.0.1: one HTTP
@@ -68,38 +66,13 @@ export function buildBenchMcpServer(): McpServer {
  * Holdline and the bench's direct client each hold a session of their own.
  */
 export async function startBenchMcpHttpServer(): Promise<BenchService> {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const server = createServer((req, res) => {
-    void (async () => {
-      const text = req.method === 'POST' ? await readBody(req) : '';
-      const body = text ? (JSON.parse(text) as unknown) : undefined;
-      const id = req.headers['mcp-session-id'];
-      let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-      if (!transport && req.method === 'POST' && isInitializeRequest(body)) {
-        const created = new StreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (session) => void sessions.set(session, created),
-        });
-        created.onclose = () => {
-          if (created.sessionId) sessions.delete(created.sessionId);
-        };
-        await buildBenchMcpServer().connect(created);
-        transport = created;
-      }
-      if (!transport) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-        return;
-      }
-      await transport.handleRequest(req, res, body);
-    })().catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500).end(String(error));
-    });
-  });
+  const endpoint = mcpHttpEndpoint(buildBenchMcpServer);
+  const server = createServer(endpoint.listener);
   const service = await listen(server, '/mcp');
   return {
     url: service.url,
     close: async () => {
-      await Promise.all([...sessions.values()].map((transport) => transport.close().catch(() => {})));
+      await endpoint.closeSessions();
       await service.close();
     },
   };

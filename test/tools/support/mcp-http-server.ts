@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { mcpHttpEndpoint } from '../../support/mcp-streamable-http';
 import { buildTestMcpServer, type McpTestEvent } from './mcp-test-server';
 
 export interface HttpMcpServer {
@@ -22,34 +20,11 @@ export interface HttpMcpServer {
 export async function startHttpMcpServer(port = 0): Promise<HttpMcpServer> {
   const events: McpTestEvent[] = [];
   const requestHeaders: IncomingMessage['headers'][] = [];
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-
-  const http: Server = createServer((req, res) => {
-    requestHeaders.push(req.headers);
-    void (async () => {
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      const id = req.headers['mcp-session-id'];
-      let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-      if (!transport && req.method === 'POST' && isInitializeRequest(body)) {
-        const created = new StreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (session) => void sessions.set(session, created),
-        });
-        created.onclose = () => {
-          if (created.sessionId) sessions.delete(created.sessionId);
-        };
-        await buildTestMcpServer((event) => events.push(event)).connect(created);
-        transport = created;
-      }
-      if (!transport) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-        return;
-      }
-      await transport.handleRequest(req, res, body);
-    })().catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500).end(String(error));
-    });
-  });
+  const endpoint = mcpHttpEndpoint(
+    () => buildTestMcpServer((event) => events.push(event)),
+    (req) => requestHeaders.push(req.headers),
+  );
+  const http: Server = createServer(endpoint.listener);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, '127.0.0.1', () => resolve());
@@ -61,16 +36,9 @@ export async function startHttpMcpServer(port = 0): Promise<HttpMcpServer> {
     events,
     requestHeaders,
     close: async () => {
-      await Promise.all([...sessions.values()].map((transport) => transport.close().catch(() => {})));
+      await endpoint.closeSessions();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as unknown) : undefined;
 }
