@@ -4,14 +4,13 @@ import { readOrder } from '../examples/support-desk';
 import { PLAN, TENANT } from './config';
 import type { BenchEnv } from './setup';
 import { timed } from './stats';
+import { BenchError } from './bench-error';
 
 /**
  * The latency scenarios. Holdline and raw samples are interleaved round by
  * round, so drift over the run (a growing SQLite file, a warming JIT) weighs
  * on both sides alike. Every sample is sequential: latency, not queueing.
  */
-
-export class BenchError extends Error {}
 
 const key = (prefix: string) => `bench-${prefix}-${randomUUID()}`;
 

@@ -14,7 +14,7 @@ import { defineTool } from '../../src/contracts/tool-spec';
 import { PLAN } from '../config';
 import type { HoldlineHttp } from '../http';
 import type { RawTemporal } from '../raw-temporal';
-import { BenchError } from '../scenarios';
+import { BenchError } from '../bench-error';
 import { timed } from '../stats';
 import { LOOKUP_PATH, MCP_LOOKUP_TOOL, startBenchEndpoint, startBenchMcpHttpServer, type BenchService, type Lookup } from './servers';
 
