@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `holdline` command: `holdline start --tools ./my-tools.ts`, `holdline token`, `holdline --help`.
+// The `holdline` command: `holdline start --tools ./my-tools.ts`, `holdline token`, the client commands
+// (tools, call, calls, watch, approve, deny, cancel, talk, replay, record), `holdline --help`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -8,6 +9,7 @@ import { loadConfig } from '../runtime/config';
 import { createLogger } from '../runtime/logger';
 import { openToolKit, type Role } from '../runtime/tool-kit';
 import { loadToolsFile, scopesOfToolsFile } from '../runtime/tools-file';
+import { addClientCommands } from './commands';
 import { EXIT } from './exit-codes';
 import { runHoldline } from './run';
 import { loadToolsModule } from './tools-module';
@@ -87,5 +89,7 @@ function fail(message: string, code: number): never {
   process.stderr.write(`holdline: ${message}\n`);
   process.exit(code);
 }
+
+addClientCommands(program);
 
 program.parseAsync().catch((error: unknown) => fail((error as Error).message, EXIT.failed));

@@ -1,32 +1,51 @@
-// npm run talk: a terminal client for /v1/realtime. Type what the user says;
-// see the model's answers and Holdline's tool_call events. Commands:
-//   /approve <call_id>   /deny <call_id>   /interrupt (barge-in)   /quit
-// Env: HOLDLINE_URL (default http://127.0.0.1:$PORT), TOKEN (default: a dev token for acme), SESSION_ID to resume.
 import { createInterface } from 'node:readline';
+import { Command } from 'commander';
 import WebSocket from 'ws';
-import { loadConfig } from '../runtime/config';
-import { issueDevToken } from '../runtime/jwt-secret';
+import { baseUrlOf, tokenOf, withConnection, type ConnectionOptions } from '../connection';
+import { CliError, EXIT } from '../exit-codes';
+import { action } from '../output';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const base = (process.env.HOLDLINE_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/^http/, 'ws');
-  const token =
-    process.env.TOKEN ??
-    (await issueDevToken(config, {
-      tenantId: 'acme',
-      userId: 'talk',
-      scopes: ['orders:read', 'orders:refund', 'orders:write'],
-    }));
+interface TalkOptions extends ConnectionOptions {
+  session?: string;
+}
+
+/**
+ * A terminal client for /v1/realtime: type what the user says; see the
+ * model's answers and Holdline's tool_call events. `npm run talk` is this.
+ */
+export function talkCommand(): Command {
+  return withConnection(new Command('talk'), { scope: 'orders:read orders:refund orders:write', user: 'talk' })
+    .description('Talk to the agent in a realtime session (/v1/realtime): type the user\'s lines; /approve ID, /deny ID, /interrupt, /quit')
+    .option('--session <id>', 'resume this session (default: SESSION_ID)')
+    .addHelpText('after', '\nTALK_DEBUG=1 prints every event\'s type; TALK_LINGER_MS keeps the session open that long after input ends.')
+    .action(action(async (options: TalkOptions) => talk(options)));
+}
+
+async function talk(options: TalkOptions): Promise<number> {
+  const base = baseUrlOf(options).replace(/^http/, 'ws');
+  const token = await tokenOf(options);
   const url = new URL(`${base}/v1/realtime`);
-  if (process.env.SESSION_ID) url.searchParams.set('session_id', process.env.SESSION_ID);
+  const session = options.session ?? process.env.SESSION_ID;
+  if (session) url.searchParams.set('session_id', session);
   const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const send = (event: object) => socket.send(JSON.stringify(event));
 
-  socket.on('unexpected-response', (_req, res) => {
-    say(`connection refused: HTTP ${res.statusCode}`);
-    process.exit(1);
+  const opened = new Promise<void>((resolveOpen, rejectOpen) => {
+    socket.once('open', () => resolveOpen());
+    socket.once('unexpected-response', (_req, res) => {
+      const code = res.statusCode ?? 0;
+      rejectOpen(
+        code === 401 || code === 403
+          ? new CliError(`the realtime session was refused (HTTP ${code}): get a token with \`npx holdline token\` and pass --token or TOKEN`, EXIT.unauthorized)
+          : new CliError(`the realtime session was refused: HTTP ${code}`, EXIT.failed),
+      );
+    });
+    socket.once('error', (error) =>
+      rejectOpen(new CliError(`no Holdline answered at ${base} (${error.message}): start it with \`npx holdline start\`, or pass --url`, EXIT.unreachable)),
+    );
   });
+
   // Like a polite caller, wait for the model to finish before saying the next line.
   let responding = false;
   const waiting: string[] = [];
@@ -62,11 +81,13 @@ async function main(): Promise<void> {
         return say(`[error] ${event.error?.code ?? ''} ${event.error?.message ?? ''}`);
     }
   });
-  socket.on('close', (code, reason) => {
-    say(`[closed] ${code} ${reason.toString()}`);
-    process.exit(0);
-  });
-  await new Promise((resolve) => socket.once('open', resolve));
+  await opened;
+  const closed = new Promise<void>((resolveClosed) =>
+    socket.on('close', (code, reason) => {
+      say(`[closed] ${code} ${reason.toString()}`);
+      resolveClosed();
+    }),
+  );
 
   const input = createInterface({ input: process.stdin });
   input.on('line', (line) => {
@@ -79,9 +100,6 @@ async function main(): Promise<void> {
     else speak(line);
   });
   input.on('close', () => setTimeout(() => socket.close(), Number(process.env.TALK_LINGER_MS ?? 0)));
+  await closed;
+  return EXIT.ok;
 }
-
-main().catch((error: unknown) => {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exit(1);
-});
