@@ -56,6 +56,11 @@ export function workflowIdOf(owner: CallOwner, callId: string): string {
   return `${owner.tenantId}/${encodeURIComponent(owner.userId)}/${callId}`;
 }
 
+/** What every workflow id of one user's calls starts with (`<tenant>/<user>/`), or of a whole tenant's (`<tenant>/`). */
+export function workflowIdPrefixOf(owner: { tenantId: string; userId?: string | undefined }): string {
+  return owner.userId === undefined ? `${owner.tenantId}/` : workflowIdOf({ tenantId: owner.tenantId, userId: owner.userId }, '');
+}
+
 /** The identity a workflow id was built from, or undefined if it is not a Holdline call's id. */
 export function parseWorkflowId(workflowId: string): CallIdentity | undefined {
   const first = workflowId.indexOf('/');

@@ -11,3 +11,4 @@ export { GatewayRejection, HTTP_STATUS } from './rejection';
 export { parseWorkflowId, realtimeKeyPrefix, workflowIdOf, type CallOwner } from './idempotency';
 export { readCallMemo, type CallMemo } from './call-memo';
 export { isShutdown, type CallRef } from './results';
+export { inScope, listCalls, openCalls, readScopeOf, MAX_PAGE_SIZE, type CallListRequest, type CallScope } from './call-list';

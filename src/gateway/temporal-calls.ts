@@ -7,8 +7,11 @@ import {
   isGrpcDeadlineError,
   isGrpcServiceError,
   type Client,
+  type WorkflowExecutionInfo,
   type WorkflowHandle,
 } from '@temporalio/client';
+// The SDK's own decoding of a listed execution (memo, search attributes); its list iterator hides the page token.
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { ToolProgressSchema, type ResultEnvelope, type ToolProgress } from '../contracts/envelope';
 import type { ToolCallInput } from '../contracts/tool-call';
 import type { toolCallWorkflow } from '../workflows/tool-call';
@@ -178,6 +181,20 @@ export class TemporalCalls {
 
   get closed(): boolean {
     return this.closing.signal.aborted;
+  }
+
+  /**
+   * One page of a visibility query. The SDK's `workflow.list` iterator walks
+   * every page itself; a caller paging through an API needs the token.
+   */
+  async listPage(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ executions: WorkflowExecutionInfo[]; nextPageToken?: Uint8Array }> {
+    const { namespace, loadedDataConverter } = this.client.options;
+    const response = await this.withDeadline(() =>
+      this.client.workflowService.listWorkflowExecutions({ namespace, query, pageSize, ...(pageToken ? { nextPageToken: pageToken } : {}) }),
+    );
+    const executions = await Promise.all(response.executions.map((raw) => executionInfoFromRaw(raw, loadedDataConverter, raw, namespace)));
+    const next = response.nextPageToken;
+    return { executions, ...(next && next.length > 0 ? { nextPageToken: next } : {}) };
   }
 
   async approve(workflowId: string, decision: ApprovalDecision): Promise<void> {

@@ -7,6 +7,8 @@ import type { ErrorCode } from '../contracts/error-codes';
 import {
   bearerToken,
   CallControl,
+  listCalls,
+  readScopeOf,
   GatewayRejection,
   HTTP_STATUS,
   isShutdown,
@@ -18,6 +20,8 @@ import {
   type ProgressHub,
   type SubmitOutcome,
 } from '../gateway';
+import { callListRequestOf } from './call-list';
+import { consoleRoutes } from './console';
 import { streamCallEvents } from './sse';
 
 export interface HttpApiOptions {
@@ -97,6 +101,12 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024, 
     sendOutcome(res, outcome, callPath);
   });
 
+  app.get('/v1/tool-calls', async (req, res) => {
+    const { request, user } = callListRequestOf(req);
+    const scope = readScopeOf(res.locals.principal as Principal, user);
+    res.json(await listCalls(gateway.calls, gateway.registry, scope, request));
+  });
+
   app.get('/v1/tool-calls/:callId', async (req, res) => {
     const waitMs = Number(req.query.wait ?? 0);
     if (!Number.isFinite(waitMs) || waitMs < 0) throw new GatewayRejection('INVALID_ARGUMENTS', 'wait must be a number of milliseconds');
@@ -123,6 +133,8 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024, 
     if (answer.kind === 'requested') res.status(202).json({ status: 'cancel_requested', cancellable: answer.cancellable, ...answer.call });
     else res.json(answer.envelope);
   });
+
+  app.use(consoleRoutes());
 
   app.use((req, res) => {
     sendError(res, errorEnvelope('INVALID_ARGUMENTS', `No route ${req.method} ${req.path.slice(0, 200)}`, newTraceId()), 404);
