@@ -4,6 +4,7 @@ import { isValidKey, workflowIdOf } from './idempotency';
 import type { Principal } from './auth';
 import { GatewayRejection } from './rejection';
 import type { CallSnapshot } from './temporal-calls';
+import type { CallFeed } from './call-feed';
 import type { CallStatus } from '../workflows/messages';
 
 /** A call that has not finished: where it stands and its latest progress. */
@@ -40,7 +41,11 @@ export interface CallAddress {
  * approve), and then only within their own tenant.
  */
 export class CallControl {
-  constructor(private readonly gateway: Gateway) {}
+  /** `feed`: told when an approval is decided here, for live readers. */
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly feed?: CallFeed,
+  ) {}
 
   async find(caller: Caller, address: CallAddress, act: CallAct = 'read'): Promise<{ principal: Principal; snapshot: CallSnapshot; call: CallRef }> {
     const principal = await this.gateway.authenticate(caller);
@@ -78,6 +83,8 @@ export class CallControl {
     // The decision, who made it and in which capacity land in the workflow's history.
     const decidedAs = principal.userId === snapshot.memo.user_id ? 'owner' : 'approver';
     await this.gateway.calls.approve(call.workflow_id, { approved, decidedBy: principal.userId, decidedAs });
+    // A denial ends the call: its finish says so. An approval sets it running.
+    if (approved) this.feed?.statusChanged(call.workflow_id, 'running');
     return { kind: 'running', view: runningView(call, { ...snapshot, status: approved ? 'running' : snapshot.status }) };
   }
 

@@ -8,6 +8,7 @@ import { readCallMemo } from './call-memo';
 import { parseWorkflowId, workflowIdPrefixOf } from './idempotency';
 import type { ToolRegistry } from './registry';
 import { GatewayRejection } from './rejection';
+import type { CallRef } from './results';
 import type { TemporalCalls } from './temporal-calls';
 
 /** Whose calls a reader sees: one user's, or (`userId` undefined) every call of the tenant. */
@@ -50,26 +51,42 @@ export const MAX_PAGE_SIZE = 100;
  * call's start by a moment.
  */
 export async function listCalls(calls: TemporalCalls, registry: ToolRegistry, scope: CallScope, request: CallListRequest): Promise<CallList> {
+  const { entries, nextPageToken } = await listEntries(calls, registry, scope, request);
+  return { calls: entries.map((entry) => entry.summary), ...(nextPageToken ? { next_page_token: nextPageToken } : {}) };
+}
+
+/** A listed call, and the reference its readers follow it by. */
+export interface ListedCall {
+  summary: CallSummary;
+  ref: CallRef;
+}
+
+async function listEntries(
+  calls: TemporalCalls,
+  registry: ToolRegistry,
+  scope: CallScope,
+  request: CallListRequest,
+): Promise<{ entries: ListedCall[]; nextPageToken?: string }> {
   const pageSize = Math.min(MAX_PAGE_SIZE, Math.max(1, Math.floor(request.pageSize)));
   const query = queryOf(scope, request);
   const token = request.pageToken === undefined ? undefined : decodePageToken(query, request.pageToken);
   const page = await calls.listPage(query, pageSize, token);
-  const summaries = page.executions.flatMap((info) => {
-    const summary = summaryOf(info, registry);
+  const entries = page.executions.flatMap((info) => {
+    const entry = entryOf(info, registry);
     // The query already asks for this scope; checking each call again costs nothing.
-    return summary && inScope(scope, { tenantId: summary.tenant_id, userId: summary.user_id }) ? [summary] : [];
+    return entry && inScope(scope, { tenantId: entry.summary.tenant_id, userId: entry.summary.user_id }) ? [entry] : [];
   });
-  return { calls: summaries, ...(page.nextPageToken ? { next_page_token: encodePageToken(query, page.nextPageToken) } : {}) };
+  return { entries, ...(page.nextPageToken ? { nextPageToken: encodePageToken(query, page.nextPageToken) } : {}) };
 }
 
 /** Every open call of a scope, up to `limit`, newest first. */
-export async function openCalls(calls: TemporalCalls, registry: ToolRegistry, scope: CallScope, limit: number): Promise<CallSummary[]> {
-  const found: CallSummary[] = [];
+export async function openCalls(calls: TemporalCalls, registry: ToolRegistry, scope: CallScope, limit: number): Promise<ListedCall[]> {
+  const found: ListedCall[] = [];
   let pageToken: string | undefined;
   do {
-    const page = await listCalls(calls, registry, scope, { open: true, pageSize: Math.min(MAX_PAGE_SIZE, limit - found.length), ...(pageToken ? { pageToken } : {}) });
-    found.push(...page.calls);
-    pageToken = page.next_page_token;
+    const page = await listEntries(calls, registry, scope, { open: true, pageSize: Math.min(MAX_PAGE_SIZE, limit - found.length), ...(pageToken ? { pageToken } : {}) });
+    found.push(...page.entries);
+    pageToken = page.nextPageToken;
   } while (pageToken && found.length < limit);
   return found.slice(0, limit);
 }
@@ -122,7 +139,7 @@ function queryDigest(query: string): Buffer {
 }
 
 /** A listed execution as a call, or undefined if it is not a Holdline call. */
-export function summaryOf(info: WorkflowExecutionInfo, registry: ToolRegistry): CallSummary | undefined {
+function entryOf(info: WorkflowExecutionInfo, registry: ToolRegistry): ListedCall | undefined {
   const identity = parseWorkflowId(info.workflowId);
   const memo = readCallMemo(info.memo);
   if (info.type !== TOOL_CALL_WORKFLOW || !identity || !memo) return undefined;
@@ -134,7 +151,7 @@ export function summaryOf(info: WorkflowExecutionInfo, registry: ToolRegistry): 
   // A workflow stopped from outside (timed out, terminated) never recorded how it ended.
   if (closed && (status === 'running' || status === 'awaiting_approval')) status = info.status.name === 'TIMED_OUT' ? 'timeout' : info.status.name === 'CANCELLED' ? 'cancelled' : 'error';
   const closedAt = closed ? info.closeTime : undefined;
-  return {
+  const summary: CallSummary = {
     call_id: identity.callId,
     workflow_id: info.workflowId,
     tool,
@@ -146,4 +163,5 @@ export function summaryOf(info: WorkflowExecutionInfo, registry: ToolRegistry): 
     ...(closedAt ? { closed_at: closedAt.toISOString(), duration_ms: Math.max(0, closedAt.getTime() - info.startTime.getTime()) } : {}),
     ...(closed ? {} : { cancellable: status === 'awaiting_approval' || (registry.get(tool)?.cancellable ?? false) }),
   };
+  return { summary, ref: { call_id: identity.callId, workflow_id: info.workflowId, trace_id: memo.trace_id, tool } };
 }

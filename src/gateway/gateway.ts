@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { errorEnvelope, okEnvelope } from '../contracts/envelope-builders';
+import type { CallSummary } from '../contracts/calls';
 import type { AcceptedEnvelope, ErrorEnvelope, ResultEnvelope } from '../contracts/envelope';
 import { outcomeOf } from '../contracts/error-codes';
 import { ToolFailure } from '../contracts/errors';
@@ -19,6 +20,7 @@ import { GatewayRejection } from './rejection';
 import { CallResults, isShutdown, type CallRef } from './results';
 import { CallPlacement, type Admitted, type LogContext, type PreparedCall } from './placement';
 import type { TemporalCalls } from './temporal-calls';
+import type { CallFeed } from './call-feed';
 
 
 export interface GatewayLimits {
@@ -44,6 +46,8 @@ export interface GatewayOptions {
   fallbacks?: Readonly<Record<string, ToolFallback>>;
   /** Which tenant may use which tool, and how tightly. Default: every tenant, every tool, as declared. */
   tenantPolicy?: TenantPolicy;
+  /** Told of every call this gateway starts, for live readers. Default: none. */
+  feed?: CallFeed;
 }
 
 /** Who is calling: a bearer token still to verify, or a principal a session already verified. */
@@ -222,6 +226,7 @@ export class Gateway {
     const ref = this.refOf(call, call.traceId);
     this.metrics.inFlight.inc();
     const completion = this.results.completionOf(ref);
+    this.options.feed?.started(ref, startedSummaryOf(call), completion);
     const settle = () => {
       release();
       this.metrics.inFlight.dec();
@@ -337,6 +342,21 @@ export class Gateway {
       'tool call finished',
     );
   }
+}
+
+/** A call as live readers first see it, the moment its start is durable. */
+function startedSummaryOf(call: PreparedCall): CallSummary {
+  return {
+    call_id: call.callId,
+    workflow_id: call.workflowId,
+    tool: call.spec.name,
+    tenant_id: call.principal.tenantId,
+    user_id: call.principal.userId,
+    session_id: call.sessionId,
+    status: call.plan.needsApproval ? 'awaiting_approval' : 'running',
+    started_at: new Date(Date.now() - (performance.now() - call.startedAt)).toISOString(),
+    cancellable: call.plan.needsApproval || call.plan.cancellable,
+  };
 }
 
 /** The metric and log label of a call whose tool is not (yet) known to be a registry tool. */

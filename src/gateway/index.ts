@@ -11,4 +11,5 @@ export { GatewayRejection, HTTP_STATUS } from './rejection';
 export { parseWorkflowId, realtimeKeyPrefix, workflowIdOf, type CallOwner } from './idempotency';
 export { readCallMemo, type CallMemo } from './call-memo';
 export { isShutdown, type CallRef } from './results';
-export { inScope, listCalls, openCalls, readScopeOf, MAX_PAGE_SIZE, type CallListRequest, type CallScope } from './call-list';
+export { inScope, listCalls, openCalls, readScopeOf, MAX_PAGE_SIZE, type CallListRequest, type CallScope, type ListedCall } from './call-list';
+export { CallFeed, type FeedListener, type WatchCall } from './call-feed';

@@ -15,6 +15,7 @@ import {
   newTraceId,
   type CallAddress,
   type Caller,
+  type CallFeed,
   type Gateway,
   type Principal,
   type ProgressHub,
@@ -22,11 +23,14 @@ import {
 } from '../gateway';
 import { callListRequestOf } from './call-list';
 import { consoleRoutes } from './console';
+import { streamCalls } from './call-stream';
 import { streamCallEvents } from './sse';
 
 export interface HttpApiOptions {
   gateway: Gateway;
   hub: ProgressHub;
+  /** Live events of this server's calls, for `GET /v1/events`. */
+  feed: CallFeed;
   logger: Logger;
   /** Largest request body accepted; larger bodies get 413 before anything parses them. */
   maxBodyBytes?: number;
@@ -41,9 +45,9 @@ const ToolCallBody = z.object({ tool: z.string(), arguments: z.unknown().optiona
  * The HTTP face of the gateway. Every answer is an envelope (or a view of a
  * running call); errors keep the envelope shape and a fitting status.
  */
-export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024, readiness = {} }: HttpApiOptions): express.Express {
+export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 1024, readiness = {} }: HttpApiOptions): express.Express {
   const app = express();
-  const control = new CallControl(gateway);
+  const control = new CallControl(gateway, feed);
   app.disable('x-powered-by');
   // Envelopes are never cached: hashing each one for an ETag is time on every answer.
   app.set('etag', false);
@@ -105,6 +109,10 @@ export function createHttpApi({ gateway, hub, logger, maxBodyBytes = 64 * 1024, 
     const { request, user } = callListRequestOf(req);
     const scope = readScopeOf(res.locals.principal as Principal, user);
     res.json(await listCalls(gateway.calls, gateway.registry, scope, request));
+  });
+
+  app.get('/v1/events', async (req, res) => {
+    await streamCalls(req, res, { gateway, feed, logger });
   });
 
   app.get('/v1/tool-calls/:callId', async (req, res) => {

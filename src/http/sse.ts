@@ -7,6 +7,60 @@ const KEEPALIVE_MS = 15_000;
 /** A reader this far behind is not reading: end its stream rather than buffer for it without bound. */
 const MAX_UNREAD_BYTES = 256 * 1024;
 
+/** A Server-Sent Events response: bounded for a reader that stops reading, kept alive while idle. */
+export interface EventStream {
+  /** Writes one event; a reader too far behind is cut off instead. */
+  send(event: string, data: unknown): void;
+  /** Ends the stream (and its keepalive). */
+  end(): void;
+  /** Runs once the stream is over, whoever ended it. */
+  onClose(cleanup: () => void): void;
+  readonly closed: boolean;
+}
+
+export function openEventStream(req: Request, res: Response): EventStream {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+  let closed = false;
+  const cleanups: (() => void)[] = [];
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(keepalive);
+    for (const cleanup of cleanups.splice(0)) cleanup();
+  };
+  req.on('close', close);
+  res.on('close', close);
+  return {
+    send(event, data) {
+      if (closed) return;
+      if (res.writableLength > MAX_UNREAD_BYTES) {
+        close();
+        res.destroy();
+        return;
+      }
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      close();
+      res.end();
+    },
+    onClose(cleanup) {
+      if (closed) cleanup();
+      else cleanups.push(cleanup);
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
 export interface CallEventStream {
   hub: ProgressHub;
   call: CallRef;
@@ -20,13 +74,7 @@ export interface CallEventStream {
  * stream ends. Each event's data is the `tool_call.*` event as JSON.
  */
 export function streamCallEvents(req: Request, res: Response, { hub, call, snapshot, completionOf }: CallEventStream): void {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  res.flushHeaders();
+  const stream = openEventStream(req, res);
   let lastProgress = '';
   const send = (event: ToolCallEvent) => {
     if (event.type === 'tool_call.progress') {
@@ -35,42 +83,26 @@ export function streamCallEvents(req: Request, res: Response, { hub, call, snaps
       if (key === lastProgress) return;
       lastProgress = key;
     }
-    if (res.writableLength > MAX_UNREAD_BYTES) {
-      res.destroy();
-      return;
-    }
-    res.write(`event: ${event.type.slice('tool_call.'.length)}\ndata: ${JSON.stringify(event)}\n\n`);
+    stream.send(event.type.slice('tool_call.'.length), event);
   };
   send({ type: 'tool_call.accepted', ...call, message: snapshot.closed ? 'The call has finished' : 'The call is running' });
 
-  let finished = false;
   const finish = (envelope: ResultEnvelope) => {
-    if (finished) return;
-    finished = true;
+    if (stream.closed) return;
     send(terminalEventOf(call, envelope));
-    cleanup();
-    res.end();
+    stream.end();
   };
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-  let unsubscribe = () => undefined as void;
-  const cleanup = () => {
-    clearInterval(keepalive);
-    unsubscribe();
-  };
-  req.on('close', () => {
-    finished = true;
-    cleanup();
-  });
 
   if (snapshot.closed) {
     // A completion rejects only when this process stops waiting: end the stream without a verdict.
-    completionOf(call).then(finish, () => res.end());
+    completionOf(call).then(finish, () => stream.end());
     return;
   }
   if (snapshot.progress) send({ type: 'tool_call.progress', ...call, progress: snapshot.progress });
-  unsubscribe = hub.subscribe(call, (update) => {
-    if (finished) return;
+  const unsubscribe = hub.subscribe(call, (update) => {
+    if (stream.closed) return;
     if (update.kind === 'progress') send({ type: 'tool_call.progress', ...call, progress: update.progress });
     else finish(update.envelope);
   });
+  stream.onClose(unsubscribe);
 }

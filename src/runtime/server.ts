@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { ToolFallback, ToolSpec } from '../contracts/tool-spec';
 import type { ToolSource } from '../contracts/tool-source';
-import { Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TenantPolicy, TokenVerifier, ToolRegistry } from '../gateway';
+import { CallFeed, Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TenantPolicy, TokenVerifier, ToolRegistry } from '../gateway';
 import type { GatewayLimits } from '../gateway/gateway';
 import { createHttpApi } from '../http/app';
 import { CallControl } from '../gateway';
@@ -54,6 +54,7 @@ export interface HoldlineServerOptions {
 export interface HoldlineServer {
   gateway: Gateway;
   hub: ProgressHub;
+  feed: CallFeed;
   verifier: TokenVerifier;
   http: Server;
   sessions: SessionStore;
@@ -69,6 +70,8 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     requestTimeoutMs: options.backendTimeoutMs,
     ...(options.executionMarginMs !== undefined ? { executionMarginMs: options.executionMarginMs } : {}),
   });
+  // Progress for live readers comes through the hub, created below once the gateway exists.
+  const feed: CallFeed = new CallFeed((call, listener): (() => void) => hub.subscribe(call, listener), options.logger);
   const verifier = new TokenVerifier(options.jwtSecret, { ...(options.jwtMaxLifetimeSeconds ? { maxLifetimeSeconds: options.jwtMaxLifetimeSeconds } : {}) });
   const gateway = new Gateway({
     registry: new ToolRegistry(options.specs, options.sources),
@@ -80,9 +83,10 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     breakerCooldownMs: options.breakerCooldownMs,
     ...(options.fallbacks ? { fallbacks: options.fallbacks } : {}),
     ...(options.tenantPolicy ? { tenantPolicy: options.tenantPolicy } : {}),
+    feed,
   });
-  const hub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
-  const app = createHttpApi({ gateway, hub, logger: options.logger, ...(options.readiness ? { readiness: options.readiness } : {}) });
+  const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
+  const app = createHttpApi({ gateway, hub, feed, logger: options.logger, ...(options.readiness ? { readiness: options.readiness } : {}) });
   const http = createServer(app);
   http.keepAliveTimeout = 65_000;
   const records = new TemporalSessionRecords(options.client, {
@@ -92,7 +96,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     logger: options.logger,
   });
   const sessions = new SessionStore(
-    { gateway, control: new CallControl(gateway), hub, logger: options.logger, spokenProgressEveryMs: options.realtime.spokenProgressEveryMs, records },
+    { gateway, control: new CallControl(gateway, feed), hub, logger: options.logger, spokenProgressEveryMs: options.realtime.spokenProgressEveryMs, records },
     records,
     { resumeWindowMs: options.realtime.resumeWindowMs, maxSessionsPerUser: options.realtime.maxSessionsPerUser ?? 10 },
   );
@@ -112,6 +116,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   return {
     gateway,
     hub,
+    feed,
     verifier,
     http,
     listen: (port, host) =>
@@ -127,6 +132,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
       if (closed) return;
       closed = true;
       await realtime.close();
+      feed.close();
       hub.close();
       await calls.close();
       await new Promise<void>((resolve) => {
