@@ -2,7 +2,7 @@
 export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, type SubmitOutcome, type ToolCallRequest } from './gateway';
 export { APPROVER_SCOPE, CallControl, MAX_WAIT_MS, OPERATOR_SCOPE, type CallAddress, type CallView, type RunningCallView } from './call-control';
 export { ProgressHub, type CallUpdate } from './progress-hub';
-export { TokenVerifier, bearerToken, type Principal } from './auth';
+export { TenantId, TokenVerifier, bearerToken, type Principal } from './auth';
 export { ToolRegistry, type FunctionTool } from './registry';
 export { TenantPolicy, tenantsConfig, ANY_TENANT, type TenantsConfig, type TenantPolicyConfig } from './tenant-policy';
 export { TemporalCalls, isBackendFailure, isThrottled, type CallSnapshot } from './temporal-calls';

@@ -20,10 +20,13 @@ import {
   type Principal,
   type ProgressHub,
   type SubmitOutcome,
+  type TokenVerifier,
 } from '../gateway';
 import { callListRequestOf } from './call-list';
 import { consoleRoutes } from './console';
 import { streamCalls } from './call-stream';
+import { issueDevToken } from './dev-token';
+import { serverInfo } from './info';
 import { streamCallEvents } from './sse';
 
 export interface HttpApiOptions {
@@ -36,6 +39,10 @@ export interface HttpApiOptions {
   maxBodyBytes?: number;
   /** More conditions `/readyz` requires besides Temporal answering, by name (e.g. this process's worker polling). */
   readiness?: Readonly<Record<string, () => boolean>>;
+  /** Signs development tokens for `POST /dev/token`; absent (as in production), the route does not exist. */
+  devTokens?: TokenVerifier;
+  /** The Temporal namespace calls run in, and the Web UI's address when known: `GET /v1/info`. */
+  temporal: { namespace: string; uiUrl?: string | undefined };
 }
 
 const ApprovalBody = z.strictObject({ approved: z.boolean() });
@@ -45,7 +52,7 @@ const ToolCallBody = z.object({ tool: z.string(), arguments: z.unknown().optiona
  * The HTTP face of the gateway. Every answer is an envelope (or a view of a
  * running call); errors keep the envelope shape and a fitting status.
  */
-export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 1024, readiness = {} }: HttpApiOptions): express.Express {
+export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 1024, readiness = {}, devTokens, temporal }: HttpApiOptions): express.Express {
   const app = express();
   const control = new CallControl(gateway, feed);
   app.disable('x-powered-by');
@@ -84,6 +91,17 @@ export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 
     if (user !== undefined && typeof user !== 'string') throw new GatewayRejection('INVALID_ARGUMENTS', 'user must be given once');
     return { callId: String(req.params.callId), user };
   };
+
+  if (devTokens) {
+    app.post('/dev/token', async (req, res) => {
+      res.json(await issueDevToken(req, devTokens));
+    });
+  }
+
+  const info = serverInfo(temporal.namespace, temporal.uiUrl);
+  app.get('/v1/info', (_req, res) => {
+    res.json(info);
+  });
 
   app.get('/v1/tools', (_req, res) => {
     // The catalog a caller gets is what their tenant's policy and their scopes let them call.

@@ -164,6 +164,8 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
         ...(worker ? { readiness: { worker: () => worker!.state === 'polling' } } : {}),
         breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
         progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
+        production: config.NODE_ENV === 'production',
+        temporalUiUrl: devServer?.uiUrl ?? null,
         fallbacks: fallbacksOf(tools),
         realtime: {
           model: model.target,

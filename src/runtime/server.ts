@@ -49,6 +49,10 @@ export interface HoldlineServerOptions {
   readiness?: Readonly<Record<string, () => boolean>>;
   /** Process-wide metrics (CPU, memory, event loop); off when several servers share a process, as in tests. */
   processMetrics?: boolean;
+  /** Production leaves out development conveniences (`POST /dev/token`). Default: NODE_ENV is `production`. */
+  production?: boolean;
+  /** The Temporal Web UI's address, for clients' links to a call's workflow (`GET /v1/info`). Default: none. */
+  temporalUiUrl?: string | null;
 }
 
 export interface HoldlineServer {
@@ -86,7 +90,16 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     feed,
   });
   const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
-  const app = createHttpApi({ gateway, hub, feed, logger: options.logger, ...(options.readiness ? { readiness: options.readiness } : {}) });
+  const production = options.production ?? process.env.NODE_ENV === 'production';
+  const app = createHttpApi({
+    gateway,
+    hub,
+    feed,
+    logger: options.logger,
+    ...(options.readiness ? { readiness: options.readiness } : {}),
+    ...(production ? {} : { devTokens: verifier }),
+    temporal: { namespace: options.client.options.namespace, uiUrl: options.temporalUiUrl ?? undefined },
+  });
   const http = createServer(app);
   http.keepAliveTimeout = 65_000;
   const records = new TemporalSessionRecords(options.client, {

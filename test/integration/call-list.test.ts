@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CallListSchema, type CallSummary } from '../../src/contracts/calls';
 import { startHarness, freshKey, type Harness } from '../support/harness';
 import { TEST_SCOPES } from '../support/test-tools';
@@ -137,5 +139,52 @@ describe('GET /v1/tool-calls', () => {
 
   it('needs a token', async () => {
     expect((await h.get('/v1/tool-calls', '')).status).toBe(401);
+  });
+});
+
+describe('POST /dev/token and GET /v1/info', () => {
+  it('mints a development token the API accepts, for the tenant, user and scopes asked', async () => {
+    const user = fresh('erin');
+    const minted = await h.post('/dev/token', { tenant: 'acme', user, scopes: ['orders:read'] }, '');
+    expect(minted.status).toBe(200);
+    expect(typeof minted.body.token).toBe('string');
+    const tools = await h.get('/v1/tools', minted.body.token);
+    expect(tools.status).toBe(200);
+    expect(tools.body.tools.map((tool: { name: string }) => tool.name)).toEqual(['lookup_order']);
+    expect((await h.call('lookup_order', { order_id: 'A-1001' }, { token: minted.body.token })).status).toBe(200);
+    expect((await listed('', minted.body.token, 1)).map((call) => call.user_id)).toEqual([user]);
+  });
+
+  it('refuses a scope with a space, a bad tenant, and a lifetime past the limit', async () => {
+    for (const body of [
+      { tenant: 'acme', user: 'x', scopes: ['orders:read holdline:operator'] },
+      { tenant: 'Acme/evil', user: 'x', scopes: [] },
+      { tenant: 'acme', user: '', scopes: [] },
+      { tenant: 'acme', user: 'x', scopes: [], ttl_seconds: 10 * 24 * 3600 },
+      { tenant: 'acme', user: 'x', scopes: [], role: 'admin' },
+    ]) {
+      const answer = await h.post('/dev/token', body, '');
+      expect({ body, status: answer.status, code: answer.body.error_code }).toEqual({ body, status: 400, code: 'INVALID_ARGUMENTS' });
+    }
+  });
+
+  it("tells clients the namespace, Holdline's version and (when known) the Temporal UI", async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    const info = await h.get('/v1/info', aliceToken);
+    expect(info.status).toBe(200);
+    expect(info.body).toEqual({ namespace: 'default', version });
+    expect((await h.get('/v1/info', '')).status).toBe(401);
+  });
+
+  it('has no /dev/token in production, and reports the Temporal UI it is given', async () => {
+    const production = await startHarness({ withoutWorker: true, production: true, temporalUiUrl: 'http://127.0.0.1:8233/' });
+    try {
+      const answer = await production.post('/dev/token', { tenant: 'acme', user: 'x', scopes: [] }, '');
+      expect(answer.status).toBe(404);
+      expect(answer.body.token).toBeUndefined();
+      expect((await production.get('/v1/info')).body).toMatchObject({ namespace: 'default', temporal_ui_url: 'http://127.0.0.1:8233' });
+    } finally {
+      await production.stop();
+    }
   });
 });

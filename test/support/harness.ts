@@ -52,6 +52,10 @@ export interface HarnessOptions {
   sources?: readonly ToolSource[];
   /** A tenant policy, as the tools file's `tenants` section states it. Default: none (every tenant, every tool). */
   tenants?: TenantsConfig;
+  /** Serve as in production (no `POST /dev/token`). Default: as NODE_ENV says (test). */
+  production?: boolean;
+  /** The Temporal UI address the server reports. Default: none. */
+  temporalUiUrl?: string;
 }
 
 export interface Harness {
@@ -142,6 +146,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     fallbacks: fallbacksOf(tools),
     ...(options.tenants ? { tenantPolicy: new TenantPolicy(options.tenants) } : {}),
     processMetrics: false,
+    ...(options.production !== undefined ? { production: options.production } : {}),
+    ...(options.temporalUiUrl ? { temporalUiUrl: options.temporalUiUrl } : {}),
     realtime: {
       model: { openaiUrl: 'wss://unused.invalid/v1/realtime', openaiModel: 'scripted', localUrl: model.url },
       spokenProgressEveryMs: options.spokenProgressEveryMs ?? 8_000,
