@@ -157,7 +157,7 @@ export function CallDetail({ api, me, info, call, onClose }: Props) {
       <section aria-labelledby={`${titleId}-args`}>
         <h3 id={`${titleId}-args`}>Arguments</h3>
         {view?.arguments ? (
-          <pre>{JSON.stringify(view.arguments, null, 2)}</pre>
+          <pre tabIndex={0} role="region" aria-label="Arguments (redacted)">{JSON.stringify(view.arguments, null, 2)}</pre>
         ) : (
           <p class="hint">The API does not return arguments; the redacted arguments are kept in the workflow's memo: open it in the Temporal UI.</p>
         )}
@@ -179,7 +179,7 @@ export function CallDetail({ api, me, info, call, onClose }: Props) {
       </section>
       <section aria-labelledby={`${titleId}-result`}>
         <h3 id={`${titleId}-result`}>Result</h3>
-        {envelope ? <pre aria-label="Final envelope">{JSON.stringify(envelope, null, 2)}</pre> : <p class="hint">Not finished yet.</p>}
+        {envelope ? <pre tabIndex={0} role="region" aria-label="Final envelope">{JSON.stringify(envelope, null, 2)}</pre> : <p class="hint">Not finished yet.</p>}
       </section>
     </dialog>
   );

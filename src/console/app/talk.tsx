@@ -242,7 +242,7 @@ function ToolCard({ card, onDecide }: { card: Card; onDecide: (card: Card, appro
       ) : null}
       {card.phase === 'awaiting_approval' ? (
         <div class="approval">
-          {card.arguments ? <pre aria-label="Arguments to approve">{JSON.stringify(card.arguments, null, 2)}</pre> : null}
+          {card.arguments ? <pre tabIndex={0} role="region" aria-label="Arguments to approve">{JSON.stringify(card.arguments, null, 2)}</pre> : null}
           <div role="group" aria-label={`Decide on ${card.tool}`}>
             <button type="button" class="approve" disabled={card.decided} onClick={() => onDecide(card, true)}>
               Approve
@@ -255,7 +255,7 @@ function ToolCard({ card, onDecide }: { card: Card; onDecide: (card: Card, appro
       ) : null}
       {card.result ? (
         card.result.status === 'ok' ? (
-          <pre class="result" aria-label="Result">{JSON.stringify(card.result.data, null, 2)}</pre>
+          <pre class="result" tabIndex={0} role="region" aria-label="Result">{JSON.stringify(card.result.data, null, 2)}</pre>
         ) : (
           <p class="error">
             {card.result.message} <span class="mono">({card.result.error_code})</span>
