@@ -12,16 +12,17 @@ import { waitFor } from '../support/wait';
 /** Reports progress with a large message as often as heartbeats go out: a stream with a lot to say. */
 const loudTool = defineTool({
   name: 'loud_tool',
-  description: 'Reports 48 KB progress messages for `ms` milliseconds.',
+  description: 'Reports 160 KB progress messages for `ms` milliseconds.',
   input: z.strictObject({ ms: z.number().int().positive() }),
   output: z.object({ done: z.boolean() }),
   scopes: ['test'],
   sideEffect: 'read',
   cancellable: true,
-  budget: { ackAfterMs: 0, timeoutMs: 20_000, heartbeatTimeoutMs: 5_000 },
+  budget: { ackAfterMs: 0, timeoutMs: 40_000, heartbeatTimeoutMs: 5_000 },
   retry: { maxAttempts: 1 },
 });
-const padding = 'x'.repeat(48 * 1024);
+// Large, so the stalled reader's socket buffers (megabytes on loopback) fill within seconds even on a loaded machine.
+const padding = 'x'.repeat(160 * 1024);
 
 let h: Harness;
 beforeAll(async () => {
@@ -156,9 +157,12 @@ describe('GET /v1/events', () => {
     try {
       await waitFor(() => h.server.feed.readerCount === 2, 5_000, 'both readers subscribed');
       const keys = Array.from({ length: 4 }, () => freshKey('loud'));
-      for (const key of keys) expect((await h.call('loud_tool', { ms: 4_000 }, { token, key })).status).toBe(202);
+      // They talk until the stalled reader is cut off (however much the sockets buffer first), then are cancelled.
+      for (const key of keys) expect((await h.call('loud_tool', { ms: 30_000 }, { token, key })).status).toBe(202);
       await waitFor(() => h.server.feed.readerCount === 1, 30_000, 'the stalled reader is cut off');
-      await waitFor(() => keys.every((key) => about(reader.events, key).some((event) => event.type === 'call.finished')), 30_000, 'every finish reaches the reader');
+      for (const key of keys) expect((await h.post(`/v1/tool-calls/${key}/cancel`, {}, token)).status).toBeLessThan(300);
+      await waitFor(() => keys.every((key) => about(reader.events, key).some((event) => event.type === 'call.finished')), 15_000, 'every finish reaches the reader');
+      expect(about(reader.events, keys[0]!).at(-1)).toMatchObject({ type: 'call.finished', call: { status: 'cancelled' } });
       expect(reader.events.filter((event) => event.type === 'call.progress').length).toBeGreaterThan(keys.length);
     } finally {
       stalled.destroy();
