@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../runtime/config';
 import { connectionOptions } from '../runtime/temporal';
@@ -45,3 +45,10 @@ export function workflowNotFound(workflowId: string, namespace: string): CliErro
     EXIT.notFound,
   );
 }
+
+/** Whether Temporal said the workflow does not exist (history reads answer with a bare gRPC NOT_FOUND). */
+export function isWorkflowNotFound(error: unknown): boolean {
+  return error instanceof WorkflowNotFoundError || (error as { code?: unknown }).code === GRPC_NOT_FOUND;
+}
+
+const GRPC_NOT_FOUND = 5;

@@ -116,10 +116,7 @@ async function follow(api: HoldlineApi, ack: AcceptedEnvelope, options: CallOpti
 
 function show(envelope: ResultEnvelope, options: CallOptions): number {
   if (options.json) printJson(envelope);
-  else if (envelope.status === 'ok') printLine(JSON.stringify(envelope, null, 2));
-  else {
-    printLine(JSON.stringify(envelope, null, 2));
-    process.stderr.write(`holdline: the call ended in ${envelope.error_code}: ${envelope.message}\n`);
-  }
+  else printLine(JSON.stringify(envelope, null, 2));
+  if (envelope.status === 'error') process.stderr.write(`holdline: the call ended in ${envelope.error_code}: ${envelope.message}\n`);
   return envelope.status === 'ok' ? EXIT.ok : EXIT.failed;
 }

@@ -1,8 +1,7 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
 import { Command } from 'commander';
 import { saveHistory } from '../../temporal/history';
 import { action, printJson, printLine } from '../output';
-import { connectTemporal, withTemporal, workflowNotFound, type TemporalOptions } from '../temporal-client';
+import { connectTemporal, isWorkflowNotFound, withTemporal, workflowNotFound, type TemporalOptions } from '../temporal-client';
 
 export function recordCommand(): Command {
   return withTemporal(new Command('record'))
@@ -18,7 +17,7 @@ export function recordCommand(): Command {
         try {
           events = await saveHistory(client, workflowId, options.out);
         } catch (error) {
-          if (error instanceof WorkflowNotFoundError) throw workflowNotFound(workflowId, client.options.namespace);
+          if (isWorkflowNotFound(error)) throw workflowNotFound(workflowId, client.options.namespace);
           throw error;
         }
         if (options.json) printJson({ workflow_id: workflowId, events, out: options.out });

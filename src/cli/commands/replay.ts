@@ -1,12 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { DeterminismViolationError } from '@temporalio/workflow';
 import { Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes';
 import { action, printJson, printLine } from '../output';
-import { connectTemporal, withTemporal, workflowNotFound, type TemporalOptions } from '../temporal-client';
+import { connectTemporal, isWorkflowNotFound, withTemporal, workflowNotFound, type TemporalOptions } from '../temporal-client';
 
 interface ReplayOptions extends TemporalOptions {
   workflows?: string;
@@ -22,6 +19,9 @@ export function replayCommand(): Command {
     .action(
       action(async (target: string, options: ReplayOptions) => {
         const { history, name } = await historyOf(target, options);
+        // The worker SDK (a native module) loads only for replay, not for every command.
+        const { bundleWorkflowCode, DefaultLogger, Runtime, Worker } = await import('@temporalio/worker');
+        const { DeterminismViolationError } = await import('@temporalio/workflow');
         const workflowsPath = options.workflows ? resolve(options.workflows) : require.resolve('../../workflows');
         // Replay's own worker logs only what matters: the verdict is ours to print.
         Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -52,7 +52,7 @@ async function historyOf(target: string, options: ReplayOptions): Promise<{ hist
   try {
     return { history: await client.workflow.getHandle(target).fetchHistory(), name: target };
   } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw workflowNotFound(target, client.options.namespace);
+    if (isWorkflowNotFound(error)) throw workflowNotFound(target, client.options.namespace);
     throw error;
   } finally {
     await client.connection.close();
