@@ -212,6 +212,22 @@ describe('operator console', () => {
     await page.context().close();
   }, 60_000);
 
+  it('resumes the same session after the connection drops, and the conversation goes on', async () => {
+    const page = await openConsole();
+    await signIn(page, { user: 'erin' });
+    await startConversation(page);
+    const linkState = page.getByRole('region', { name: 'Talk to the agent' }).getByRole('status');
+    const session = (await linkState.innerText()).replace(/^Connected · session /, '');
+    // The scripted model hangs up on "hang up": Holdline closes the client's socket, the panel reconnects.
+    await say(page, 'hang up');
+    await conversation(page).getByRole('listitem').filter({ hasText: 'Reconnected: the conversation goes on in the same session.' }).waitFor({ timeout: 15_000 });
+    expect(await linkState.innerText()).toBe(`Connected · session ${session}`);
+    await say(page, 'look up order A-1002');
+    await conversation(page).getByRole('listitem', { name: 'lookup_order call' }).filter({ hasText: 'Completed' }).waitFor({ timeout: 15_000 });
+    await shoot(page, 'resumed');
+    await page.context().close();
+  }, 45_000);
+
   it('approves one cancel_order in the conversation and denies another from its call detail', async () => {
     const page = await openConsole();
     await signIn(page, { user: 'alice' });

@@ -104,8 +104,10 @@ function Console({ token, onSignOut }: { token: string; onSignOut: (why?: string
       </header>
       <main>
         <TalkPanel token={token} />
-        <LivePanel live={live} onOpen={open} problem={streamProblem} />
-        <History api={api} tools={tools} onOpen={open} />
+        <div class="calls">
+          <LivePanel live={live} onOpen={open} problem={streamProblem} />
+          <History api={api} tools={tools} onOpen={open} />
+        </div>
       </main>
       {current ? <CallDetail key={current.workflow_id} api={api} me={me} info={info} call={current} onClose={() => setSelected(undefined)} /> : null}
     </div>

@@ -99,6 +99,8 @@ export function TalkPanel({ token }: { token: string }) {
       case 'error':
         // A response asked for while one runs is queued by this panel; anything else is worth showing.
         if (event.error?.code === 'conversation_already_has_active_response') return;
+        // Holdline is about to close the socket; the panel reconnects to the same session by itself.
+        if (event.error?.code === 'model_connection_lost') return add({ id: `e-${Date.now()}`, kind: 'system', text: 'The connection to the model dropped: reconnecting to the same session; running tool calls go on.' });
         return add({ id: `e-${Date.now()}`, kind: 'system', text: `The model reported a problem: ${event.error?.message ?? 'unknown error'}` });
     }
   };
