@@ -5,7 +5,7 @@ import { CallsTable } from './calls-table';
 import { History } from './history';
 import { LiveCalls, type LiveStats } from './live';
 import { SignIn } from './sign-in';
-import { TalkPanel } from './talk';
+import { TALK_SESSION_KEY, TalkPanel } from './talk';
 import type { CallStreamEvent, CallSummary, ServerInfo } from './types';
 
 const TOKEN_KEY = 'holdline.token';
@@ -28,6 +28,8 @@ export function App() {
   };
   const signOut = (why?: string) => {
     sessionStorage.removeItem(TOKEN_KEY);
+    // The conversation belonged to the user signing out.
+    sessionStorage.removeItem(TALK_SESSION_KEY);
     setNotice(why);
     setToken(null);
   };

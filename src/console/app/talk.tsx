@@ -20,7 +20,7 @@ type Entry =
 type Card = Extract<Entry, { kind: 'card' }>;
 type Link = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-const SESSION_KEY = 'holdline.talk.session';
+export const TALK_SESSION_KEY = 'holdline.talk.session';
 const RETRIES = 6;
 
 /**
@@ -32,7 +32,7 @@ const RETRIES = 6;
 export function TalkPanel({ token }: { token: string }) {
   const [entries, setEntries] = useState<Entry[]>([]);
   const [link, setLink] = useState<Link>('idle');
-  const [session, setSession] = useState<string | undefined>(() => sessionStorage.getItem(SESSION_KEY) ?? undefined);
+  const [session, setSession] = useState<string | undefined>(() => sessionStorage.getItem(TALK_SESSION_KEY) ?? undefined);
   const [text, setText] = useState('');
   const [problem, setProblem] = useState<string>();
   const socket = useRef<WebSocket | undefined>(undefined);
@@ -72,7 +72,7 @@ export function TalkPanel({ token }: { token: string }) {
       case 'tool_call.session':
         sessionRef.current = event.session_id;
         setSession(event.session_id);
-        sessionStorage.setItem(SESSION_KEY, event.session_id);
+        sessionStorage.setItem(TALK_SESSION_KEY, event.session_id);
         if (event.resumed) add({ id: `resumed-${Date.now()}`, kind: 'system', text: 'Reconnected: the conversation goes on in the same session.' });
         return;
       case 'response.created':
@@ -127,7 +127,7 @@ export function TalkPanel({ token }: { token: string }) {
       if (!opened && retries.current === 0 && sessionRef.current) {
         // The session may have outlived its resume window: start a new one rather than fail.
         sessionRef.current = undefined;
-        sessionStorage.removeItem(SESSION_KEY);
+        sessionStorage.removeItem(TALK_SESSION_KEY);
       }
       if (retries.current >= RETRIES) {
         wanted.current = false;
@@ -154,7 +154,7 @@ export function TalkPanel({ token }: { token: string }) {
     socket.current?.close(1000, 'ended by the user');
     socket.current = undefined;
     sessionRef.current = undefined;
-    sessionStorage.removeItem(SESSION_KEY);
+    sessionStorage.removeItem(TALK_SESSION_KEY);
     setSession(undefined);
     setLink('closed');
   };
