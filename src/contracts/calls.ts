@@ -28,6 +28,8 @@ export const CallSummarySchema = z.object({
   progress: ToolProgressSchema.optional(),
   /** A running call that a cancel would stop (its tool is cancellable, or it still waits for approval). */
   cancellable: z.boolean().optional(),
+  /** The call's arguments as the audit memo keeps them: the tool's sensitive fields masked. */
+  arguments: z.record(z.string(), z.unknown()).optional(),
 });
 export type CallSummary = z.infer<typeof CallSummarySchema>;
 

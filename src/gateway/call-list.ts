@@ -162,6 +162,7 @@ function entryOf(info: WorkflowExecutionInfo, registry: ToolRegistry): ListedCal
     started_at: info.startTime.toISOString(),
     ...(closedAt ? { closed_at: closedAt.toISOString(), duration_ms: Math.max(0, closedAt.getTime() - info.startTime.getTime()) } : {}),
     ...(closed ? {} : { cancellable: status === 'awaiting_approval' || (registry.get(tool)?.cancellable ?? false) }),
+    arguments: memo.arguments,
   };
   return { summary, ref: { call_id: identity.callId, workflow_id: info.workflowId, trace_id: memo.trace_id, tool } };
 }

@@ -356,6 +356,7 @@ function startedSummaryOf(call: PreparedCall): CallSummary {
     status: call.plan.needsApproval ? 'awaiting_approval' : 'running',
     started_at: new Date(Date.now() - (performance.now() - call.startedAt)).toISOString(),
     cancellable: call.plan.needsApproval || call.plan.cancellable,
+    arguments: call.redacted,
   };
 }
 

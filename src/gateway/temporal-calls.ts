@@ -57,6 +57,9 @@ export function executionTimeoutOf(plan: ToolCallInput['plan'], marginMs: number
  * Every Temporal request the gateway makes, each with a deadline. Errors that
  * mean "Temporal is not answering" become BACKEND_UNAVAILABLE rejections.
  */
+/** Deadline of a visibility query (listing calls); listing 100 calls took over 1 s on a loaded dev server. */
+const LIST_TIMEOUT_MS = 10_000;
+
 export class TemporalCalls {
   /** Aborted by `close()`: ends the long polls that wait for results. */
   private readonly closing = new AbortController();
@@ -189,8 +192,10 @@ export class TemporalCalls {
    */
   async listPage(query: string, pageSize: number, pageToken?: Uint8Array): Promise<{ executions: WorkflowExecutionInfo[]; nextPageToken?: Uint8Array }> {
     const { namespace, loadedDataConverter } = this.client.options;
-    const response = await this.withDeadline(() =>
-      this.client.workflowService.listWorkflowExecutions({ namespace, query, pageSize, ...(pageToken ? { nextPageToken: pageToken } : {}) }),
+    // A visibility query is not on a call's path and may scan: it gets a deadline of its own.
+    const response = await this.withDeadline(
+      () => this.client.workflowService.listWorkflowExecutions({ namespace, query, pageSize, ...(pageToken ? { nextPageToken: pageToken } : {}) }),
+      LIST_TIMEOUT_MS,
     );
     const executions = await Promise.all(response.executions.map((raw) => executionInfoFromRaw(raw, loadedDataConverter, raw, namespace)));
     const next = response.nextPageToken;
@@ -210,8 +215,8 @@ export class TemporalCalls {
     await this.withDeadline(() => this.client.workflowService.getSystemInfo({}));
   }
 
-  private async withDeadline<T>(request: () => Promise<T>): Promise<T> {
-    const pending = this.client.connection.withDeadline(Date.now() + this.options.requestTimeoutMs, request);
+  private async withDeadline<T>(request: () => Promise<T>, timeoutMs = this.options.requestTimeoutMs): Promise<T> {
+    const pending = this.client.connection.withDeadline(Date.now() + timeoutMs, request);
     this.inFlight.add(pending);
     try {
       return await pending;

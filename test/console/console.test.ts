@@ -282,6 +282,8 @@ describe('operator console', () => {
     const link = dialog.getByRole('link', { name: 'Open this workflow in the Temporal UI' });
     expect(await link.getAttribute('href')).toBe(`${info.temporal_ui_url}/namespaces/${info.namespace}/workflows/${encodeURIComponent(workflowId)}`);
 
+    // The arguments as the audit keeps them: the refund's reason is a sensitive field.
+    await expectText(dialog.getByRole('region', { name: 'Arguments (redacted)' }), ['"order_id": "A-1005"', '"reason": "[redacted]"']);
     // The timeline fills from the call's own event stream.
     await dialog.getByRole('list', { name: 'Progress timeline' }).getByRole('listitem').first().waitFor();
     await dialog.getByRole('button', { name: 'Cancel call' }).click();

@@ -67,6 +67,10 @@ describe('GET /v1/tool-calls', () => {
     const waiting = calls.find((call) => call.tool === 'cancel_order')!;
     expect(waiting).toMatchObject({ status: 'awaiting_approval', session_id: approvals, cancellable: true });
     expect(waiting.closed_at).toBeUndefined();
+    // Arguments as the audit memo keeps them: cancel_order's reason is a sensitive field.
+    expect(waiting.arguments).toMatchObject({ reason: '[redacted]' });
+    expect(waiting.arguments!.order_id).toMatch(/^A-/);
+    expect(lookups[0]!.arguments).toMatchObject({ order_id: expect.stringMatching(/^A-/) });
   });
 
   it('filters by status, tool and session', async () => {

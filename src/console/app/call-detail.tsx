@@ -156,10 +156,10 @@ export function CallDetail({ api, me, info, call, onClose }: Props) {
       )}
       <section aria-labelledby={`${titleId}-args`}>
         <h3 id={`${titleId}-args`}>Arguments</h3>
-        {view?.arguments ? (
-          <pre tabIndex={0} role="region" aria-label="Arguments (redacted)">{JSON.stringify(view.arguments, null, 2)}</pre>
+        {call.arguments ? (
+          <pre tabIndex={0} role="region" aria-label="Arguments (redacted)">{JSON.stringify(call.arguments, null, 2)}</pre>
         ) : (
-          <p class="hint">The API does not return arguments; the redacted arguments are kept in the workflow's memo: open it in the Temporal UI.</p>
+          <p class="hint">No arguments were recorded for this call; its workflow's memo in the Temporal UI has what was kept.</p>
         )}
       </section>
       <section aria-labelledby={`${titleId}-progress`}>

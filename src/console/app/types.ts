@@ -17,8 +17,6 @@ export interface RunningCallView {
   status: 'running' | 'awaiting_approval';
   progress?: ToolProgress;
   attempt?: number;
-  /** The arguments as the audit memo keeps them (sensitive fields redacted), when the server includes them. */
-  arguments?: Record<string, unknown>;
 }
 
 export interface ServerInfo {
