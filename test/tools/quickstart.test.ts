@@ -18,7 +18,6 @@ import { waitFor } from '../support/wait';
 
 const ROOT = resolve(__dirname, '../..');
 const EXAMPLE = join(ROOT, 'examples/quickstart');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const TICKETS_TOKEN = 'quickstart-secret';
 const SCOPES = 'bookings:write tickets:write mcp:notes notes:write';
 
@@ -29,13 +28,14 @@ interface Started {
 }
 
 /**
- * A command in a process group of its own, as a terminal runs it, so SIGINT
- * reaches all of it as Ctrl-C would. `tsx` is the binary `npx tsx` runs: npm's
- * wrapper itself always ends "killed by SIGINT" on Ctrl-C, whatever the
- * program's exit code, and that code is what the test checks.
+ * A TypeScript program in a process group of its own, as a terminal runs it,
+ * so SIGINT reaches all of it as Ctrl-C would. One process, `node --import
+ * tsx`, as the npm scripts run it: the `tsx` binary's parent process SIGKILLs
+ * its child when the child is slow (over 30 ms) to report a relayed signal, as
+ * happened under CI load, and npm's wrapper always ends "killed by SIGINT".
  */
 function start(args: string[], env: NodeJS.ProcessEnv): Started {
-  const child = spawn(TSX, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
