@@ -6,6 +6,7 @@ import { GatewayRejection } from './rejection';
 import type { CallSnapshot } from './temporal-calls';
 import type { CallFeed } from './call-feed';
 import type { CallStatus } from '../workflows/messages';
+import { APPROVER_SCOPE, OPERATOR_SCOPE } from './scopes';
 
 /** A call that has not finished: where it stands and its latest progress. */
 export interface RunningCallView extends CallRef {
@@ -19,10 +20,6 @@ export type CallView = { kind: 'running'; view: RunningCallView } | { kind: 'fin
 /** The longest `?wait=` honoured; a long poll longer than this is cut to it. */
 export const MAX_WAIT_MS = 30_000;
 
-/** Widens reading, streaming and cancelling to every call of the caller's tenant. */
-export const OPERATOR_SCOPE = 'holdline:operator';
-/** Widens approving (and denying) to every call of the caller's tenant. */
-export const APPROVER_SCOPE = 'holdline:approve';
 
 /** What a caller wants to do with a call; each act has its own rule for other users' calls. */
 export type CallAct = 'read' | 'cancel' | 'approve';

@@ -3,7 +3,7 @@ import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { CallStatusSchema, type CallList, type CallStatusName, type CallSummary } from '../contracts/calls';
 import { searchAttributes, TOOL_CALL_WORKFLOW } from '../workflows/messages';
 import type { Principal } from './auth';
-import { OPERATOR_SCOPE } from './call-control';
+import { OPERATOR_SCOPE } from './scopes';
 import { readCallMemo } from './call-memo';
 import { parseWorkflowId, workflowIdPrefixOf } from './idempotency';
 import type { ToolRegistry } from './registry';

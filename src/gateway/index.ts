@@ -1,6 +1,7 @@
 // The tool gateway: what the HTTP API and realtime sessions call into.
 export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, type SubmitOutcome, type ToolCallRequest } from './gateway';
-export { APPROVER_SCOPE, CallControl, MAX_WAIT_MS, OPERATOR_SCOPE, type CallAddress, type CallView, type RunningCallView } from './call-control';
+export { CallControl, MAX_WAIT_MS, type CallAddress, type CallView, type RunningCallView } from './call-control';
+export { APPROVER_SCOPE, OPERATOR_SCOPE } from './scopes';
 export { ProgressHub, type CallUpdate } from './progress-hub';
 export { TenantId, TokenVerifier, bearerToken, type Principal } from './auth';
 export { ToolRegistry, type FunctionTool } from './registry';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ResultEnvelope, ToolProgress } from '../contracts/envelope';
-import type { CallRef } from './gateway';
+import type { CallRef } from './results';
 import type { CallSnapshot, TemporalCalls } from './temporal-calls';
 
 export type CallUpdate = { kind: 'progress'; progress: ToolProgress; snapshot: CallSnapshot } | { kind: 'result'; envelope: ResultEnvelope };
