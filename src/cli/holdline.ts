@@ -54,21 +54,18 @@ program
     process.stdout.write(`${token}\n`);
   });
 
-function loadOrExit(path: string) {
-  try {
-    return loadToolsModule(path);
-  } catch (error) {
-    return fail((error as Error).message, EXIT.usage);
-  }
+/** Loads what the command line names; a path that cannot be used ends the command with exit code 2. */
+function orExit<T>(load: (path: string) => T): (path: string) => T {
+  return (path) => {
+    try {
+      return load(path);
+    } catch (error) {
+      return fail((error as Error).message, EXIT.usage);
+    }
+  };
 }
-
-function loadFileOrExit(path: string) {
-  try {
-    return loadToolsFile(path);
-  } catch (error) {
-    return fail((error as Error).message, EXIT.usage);
-  }
-}
+const loadOrExit = orExit(loadToolsModule);
+const loadFileOrExit = orExit(loadToolsFile);
 
 /** Every scope the module's tools require; the factory is opened and closed again. */
 async function scopesOfTools(path: string | undefined): Promise<string[]> {

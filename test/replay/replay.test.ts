@@ -7,7 +7,7 @@ import { installTemporalRuntime } from '../../src/runtime/temporal';
 
 /**
  * Every history recorded from a real run (test/replay/fixtures, made by
- * record-fixtures.ts or `npm run record-history`) must replay against the
+ * record-fixtures.ts or `holdline record`) must replay against the
  * current workflow code: a change that would break calls in flight fails here.
  */
 beforeAll(() => installTemporalRuntime(pino({ level: 'error' }), 'ERROR'));
