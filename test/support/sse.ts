@@ -1,3 +1,4 @@
+import { readEventStream } from '../../src/cli/event-stream';
 export interface ReceivedEvent {
   event: string;
   data: any;
@@ -5,22 +6,9 @@ export interface ReceivedEvent {
   receivedAt: number;
 }
 
-/** Parses a Server-Sent Events body as its chunks arrive; resolves when it ends. Shared by the tests and the benchmark. */
+/** Parses a Server-Sent Events body as its chunks arrive (the CLI's parser); resolves when it ends. Shared by the tests and the benchmark. */
 export async function parseEventStream(body: AsyncIterable<Uint8Array>, onEvent: (event: ReceivedEvent) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body) {
-    const receivedAt = Date.now();
-    buffer += decoder.decode(chunk, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data) onEvent({ event, data: JSON.parse(data), receivedAt });
-    }
-  }
+  await readEventStream(body, (event) => onEvent({ ...event, receivedAt: Date.now() }));
 }
 
 /** Reads a call's event stream to its end (or until `timeoutMs`) and returns its events. */
