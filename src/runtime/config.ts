@@ -37,7 +37,15 @@ export const ConfigSchema = z.object({
   HOLDLINE_BACKEND_TIMEOUT_MS: positiveInt(1_000),
   HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
   HOLDLINE_EXECUTION_MARGIN_MS: positiveInt(30_000),
-  HOLDLINE_PROGRESS_POLL_MS: positiveInt(100),
+  // Only when progress has no channel (split roles without Redis): how often a watched call is read.
+  HOLDLINE_PROGRESS_POLL_MS: positiveInt(1_000),
+  // Redis, shared by every server and worker: progress pub/sub and cluster-wide limits.
+  HOLDLINE_REDIS_URL: optionalText.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional()),
+  // PostgreSQL for the example tools' store (SQLite in the data directory otherwise).
+  HOLDLINE_DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional()),
+  // OpenTelemetry: traces are exported over OTLP/HTTP when this is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.pipe(z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional()),
+  OTEL_SERVICE_NAME: z.string().min(1).default('holdline'),
   OPENAI_API_KEY: optionalText,
   OPENAI_REALTIME_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').default('wss://api.openai.com/v1/realtime'),
   OPENAI_REALTIME_MODEL: z.string().min(1).default('gpt-realtime'),
