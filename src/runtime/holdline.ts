@@ -166,6 +166,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
         progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
         production: config.NODE_ENV === 'production',
         temporalUiUrl: devServer?.uiUrl ?? null,
+        ...(config.HOLDLINE_REDIS_URL ? { redisUrl: config.HOLDLINE_REDIS_URL } : {}),
         fallbacks: fallbacksOf(tools),
         realtime: {
           model: model.target,

@@ -53,6 +53,8 @@ export interface HoldlineServerOptions {
   production?: boolean;
   /** The Temporal Web UI's address, for clients' links to a call's workflow (`GET /v1/info`). Default: none. */
   temporalUiUrl?: string | null;
+  /** Redis shared by every server and worker (progress, cluster-wide limits). Default: none, each process on its own. */
+  redisUrl?: string;
 }
 
 export interface HoldlineServer {

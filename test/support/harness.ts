@@ -56,6 +56,8 @@ export interface HarnessOptions {
   production?: boolean;
   /** The Temporal UI address the server reports. Default: none. */
   temporalUiUrl?: string;
+  /** Redis shared with other harnesses (progress, cluster-wide limits). Default: none. */
+  redisUrl?: string;
 }
 
 export interface Harness {
@@ -148,6 +150,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     processMetrics: false,
     ...(options.production !== undefined ? { production: options.production } : {}),
     ...(options.temporalUiUrl ? { temporalUiUrl: options.temporalUiUrl } : {}),
+    ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     realtime: {
       model: { openaiUrl: 'wss://unused.invalid/v1/realtime', openaiModel: 'scripted', localUrl: model.url },
       spokenProgressEveryMs: options.spokenProgressEveryMs ?? 8_000,
