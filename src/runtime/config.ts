@@ -27,6 +27,9 @@ export const ConfigSchema = z.object({
   TEMPORAL_API_KEY: optionalText,
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   TEMPORAL_CLI: optionalText,
+  // Worker Deployment Versioning: both set, the worker runs as this version and pins each call to it.
+  HOLDLINE_DEPLOYMENT_NAME: optionalText,
+  HOLDLINE_BUILD_ID: optionalText,
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -85,6 +88,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parsed.data;
   if (config.NODE_ENV === 'production' && !config.HOLDLINE_JWT_SECRET) {
     throw new ConfigError('Invalid configuration:\n  HOLDLINE_JWT_SECRET is required when NODE_ENV=production');
+  }
+  if (!config.HOLDLINE_DEPLOYMENT_NAME !== !config.HOLDLINE_BUILD_ID) {
+    throw new ConfigError('Invalid configuration:\n  HOLDLINE_DEPLOYMENT_NAME and HOLDLINE_BUILD_ID go together: set both to run a versioned worker, or neither');
   }
   return { ...config, embeddedTemporal: !config.TEMPORAL_ADDRESS };
 }

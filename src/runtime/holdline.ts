@@ -14,7 +14,7 @@ import { loadToolsFile, openToolsFile, type ToolsFile } from './tools-file';
 import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
-import { bundleToolWorkflows, createToolWorker, superviseWorker, type SupervisedWorker } from './worker';
+import { bundleToolWorkflows, createToolWorker, superviseWorker, type SupervisedWorker, type WorkerDeployment } from './worker';
 
 export type { Role } from './tool-kit';
 
@@ -122,13 +122,13 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
       const workerAddress = address;
       worker = superviseWorker({
         address: workerAddress,
-        logger: logger.child({ component: 'worker', task_queue: config.TEMPORAL_TASK_QUEUE }),
+        logger: logger.child({ component: 'worker', task_queue: config.TEMPORAL_TASK_QUEUE, ...deploymentOf(config) }),
         connect: async () => {
           installRuntime();
           return connectNative(config, workerAddress);
         },
         create: (connection) =>
-          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle }),
+          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle, ...deploymentOf(config) }),
       });
       stack.push(() => worker!.stop());
       temporalReachable = await worker.firstAttempt;
@@ -230,6 +230,13 @@ async function startEmbeddedTemporal(config: Config, dataDir: string, logger: Lo
     searchAttributes: SEARCH_ATTRIBUTE_NAMES,
     onOutput: (line) => temporalLog.debug(line),
   });
+}
+
+/** The Worker Deployment version this worker runs as, when HOLDLINE_DEPLOYMENT_NAME and HOLDLINE_BUILD_ID say (loadConfig checks they come together). */
+function deploymentOf(config: Config): { deployment?: WorkerDeployment } {
+  const name = config.HOLDLINE_DEPLOYMENT_NAME;
+  const buildId = config.HOLDLINE_BUILD_ID;
+  return name && buildId ? { deployment: { name, buildId } } : {};
 }
 
 /** The fallbacks of the tools that declare one, by tool name. */

@@ -15,6 +15,25 @@ export interface ToolWorkerOptions {
   /** A prebuilt workflow bundle; default: bundle `src/workflows` at start (a few seconds). */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
+  /**
+   * Run as this version of a Worker Deployment, with every call pinned to the
+   * version it started on; default: unversioned (any worker of the task queue
+   * takes any task). See {@link WorkerDeployment}.
+   */
+  deployment?: WorkerDeployment;
+}
+
+/**
+ * A version of the workers of one task queue. A call starts on the
+ * deployment's current version and stays there (PINNED): a new version takes
+ * new calls once it is made current, while the old one finishes the calls it
+ * started, on the code it started them with, and can stop once none is left.
+ */
+export interface WorkerDeployment {
+  /** One name for every version of these workers (HOLDLINE_DEPLOYMENT_NAME). */
+  name: string;
+  /** This code's version, e.g. a commit or image tag (HOLDLINE_BUILD_ID). */
+  buildId: string;
 }
 
 /**
@@ -34,6 +53,15 @@ export async function createToolWorker(options: ToolWorkerOptions): Promise<Work
     maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.deployment
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: options.deployment.name, buildId: options.deployment.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: 'PINNED',
+          },
+        }
+      : {}),
   });
 }
 
