@@ -8,7 +8,7 @@ import { Connection } from '@temporalio/client';
  * Runs `temporal server start-dev`, tuned: untuned, the dev server makes every
  * task wait ~50 ms (one history shard, queue readers limited to 20 polls/s).
  */
-const TUNING = [
+export const TUNING = [
   'history.transferProcessorMaxPollRPS=10000',
   'history.timerProcessorMaxPollRPS=10000',
   'history.visibilityProcessorMaxPollRPS=10000',
