@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { errorEnvelope, okEnvelope } from '../contracts/envelope-builders';
 import type { CallSummary } from '../contracts/calls';
@@ -12,7 +13,7 @@ import type { Principal, TokenVerifier } from './auth';
 import { CircuitBreaker } from './breaker';
 import { fingerprintOf, idempotencyKeyOf, workflowIdOf, type KeySource } from './idempotency';
 import { GatewayMetrics } from './metrics';
-import { SessionInFlightLimiter, TenantRateLimiter } from './policy';
+import { limitersOf } from './limits';
 import { redactArguments } from './redact';
 import type { FunctionTool, ToolRegistry } from './registry';
 import { TenantPolicy } from './tenant-policy';
@@ -48,6 +49,12 @@ export interface GatewayOptions {
   tenantPolicy?: TenantPolicy;
   /** Told of every call this gateway starts, for live readers. Default: none. */
   feed?: CallFeed;
+  /**
+   * Redis shared by every server: tenant rates and session in-flight caps hold
+   * across the cluster (each decision falls back to this process while Redis
+   * does not answer). Owned by the caller. Default: none, limits per process.
+   */
+  limitsRedis?: Redis;
 }
 
 /** Who is calling: a bearer token still to verify, or a principal a session already verified. */
@@ -116,11 +123,12 @@ export class Gateway {
       },
     });
     this.metrics.setBreaker('closed');
+    const limiters = limitersOf(options.limits, options.limitsRedis ? { redis: options.limitsRedis, metrics: this.metrics, logger: options.logger } : undefined);
     this.placement = new CallPlacement({
       calls: options.calls,
       breaker: this.breaker,
-      rateLimiter: new TenantRateLimiter(options.limits.tenantRatePerSec, options.limits.tenantBurst),
-      inFlight: new SessionInFlightLimiter(options.limits.sessionMaxInFlight),
+      rateLimiter: limiters.rate,
+      inFlight: limiters.inFlight,
       logger: options.logger,
     });
     for (const name of Object.keys(options.fallbacks ?? {})) {

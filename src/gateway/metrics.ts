@@ -28,6 +28,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   readonly inFlight = new Gauge({ name: 'holdline_in_flight_calls', help: 'Calls started here whose result has not come back', registers: [this.registry] });
+  readonly limiterFallbacks = new Counter({
+    name: 'holdline_limiter_fallbacks_total',
+    help: 'Limit decisions made in this process because Redis did not answer in time (the limit then holds per server, not cluster-wide)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
   readonly breakerState = new Gauge({
     name: 'holdline_breaker_state',
     help: 'Temporal circuit breaker: 0 closed, 1 recovering (admitting gradually), 2 half-open, 3 open',

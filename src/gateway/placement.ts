@@ -5,8 +5,8 @@ import type { ToolCallInput } from '../contracts/tool-call';
 import type { Principal } from './auth';
 import type { CircuitBreaker } from './breaker';
 import type { CallMemo } from './call-memo';
-import type { SessionInFlightLimiter, TenantRateLimiter } from './policy';
-import { isBackendFailure, neverReachedTemporal, type TemporalCalls } from './temporal-calls';
+import type { GiveBack, SessionInFlightLimit, TenantRateLimit } from './limits';
+import { executionTimeoutOf, isBackendFailure, neverReachedTemporal, type TemporalCalls } from './temporal-calls';
 
 /** A call that passed validation, authentication and scopes. */
 export interface Admitted {
@@ -53,11 +53,19 @@ export interface LogContext {
 /** How many placed calls a process remembers for duplicates. */
 const KNOWN_CALLS = 10_000;
 
+/**
+ * How long a shared in-flight slot outlives a server killed before releasing
+ * it: the call's workflow ends by its execution timeout (taken with the
+ * default 30 s margin), and this much more covers a larger configured margin
+ * and the result's way back. A live server releases the slot long before.
+ */
+const SLOT_LEASE_SLACK_MS = 60_000;
+
 export interface PlacementDeps {
   calls: TemporalCalls;
   breaker: CircuitBreaker;
-  rateLimiter: TenantRateLimiter;
-  inFlight: SessionInFlightLimiter;
+  rateLimiter: TenantRateLimit;
+  inFlight: SessionInFlightLimit;
   logger: Logger;
 }
 
@@ -114,13 +122,14 @@ export class CallPlacement {
   /** Charges the limits and starts; refunds them when the key turns out to name an existing call. */
   private async admitAndStart(call: PreparedCall): Promise<Placed> {
     const { principal, workflowId } = call;
-    let release: () => void;
+    let refund: GiveBack;
+    let release: GiveBack;
     try {
-      this.deps.rateLimiter.take(principal.tenantId);
+      refund = await this.deps.rateLimiter.take(principal.tenantId);
       try {
-        release = this.deps.inFlight.acquire(`${principal.tenantId}/${call.sessionId}`);
+        release = await this.deps.inFlight.acquire(`${principal.tenantId}/${call.sessionId}`, executionTimeoutOf(call.plan, 30_000) + SLOT_LEASE_SLACK_MS);
       } catch (error) {
-        this.deps.rateLimiter.refund(principal.tenantId);
+        refund();
         throw error;
       }
     } catch (limited) {
@@ -131,7 +140,7 @@ export class CallPlacement {
     }
     const undo = () => {
       release();
-      this.deps.rateLimiter.refund(principal.tenantId);
+      refund();
     };
 
     try {

@@ -2,7 +2,8 @@ import { GatewayRejection } from './rejection';
 
 /**
  * Per-tenant token bucket. In memory, per server process: with N servers a
- * tenant gets up to N× the rate; put a shared limiter in front for a hard cap.
+ * tenant gets up to N× the rate. `limits/` holds the cluster-wide one (Redis),
+ * which falls back to this while Redis is unreachable.
  */
 export class TenantRateLimiter {
   private readonly buckets = new Map<string, { tokens: number; updatedAt: number }>();
@@ -19,8 +20,7 @@ export class TenantRateLimiter {
     bucket.updatedAt = now;
     this.buckets.set(tenantId, bucket);
     if (bucket.tokens < 1) {
-      const retryAfterMs = Math.ceil(((1 - bucket.tokens) / this.ratePerSec) * 1000);
-      throw new GatewayRejection('RATE_LIMITED', `Too many calls for this tenant; retry in ${retryAfterMs} ms`, { retryAfterMs });
+      throw tenantRateLimited(Math.ceil(((1 - bucket.tokens) / this.ratePerSec) * 1000));
     }
     bucket.tokens -= 1;
   }
@@ -41,7 +41,7 @@ export class SessionInFlightLimiter {
   acquire(sessionKey: string): () => void {
     const current = this.inFlight.get(sessionKey) ?? 0;
     if (current >= this.max) {
-      throw new GatewayRejection('RATE_LIMITED', `This session already has ${current} tool calls running; wait for one to finish`);
+      throw sessionFull(current);
     }
     this.inFlight.set(sessionKey, current + 1);
     let released = false;
@@ -59,4 +59,14 @@ export class SessionInFlightLimiter {
     for (const n of this.inFlight.values()) sum += n;
     return sum;
   }
+}
+
+/** The refusal of a call over its tenant's rate, wherever the bucket lives. */
+export function tenantRateLimited(retryAfterMs: number): GatewayRejection {
+  return new GatewayRejection('RATE_LIMITED', `Too many calls for this tenant; retry in ${retryAfterMs} ms`, { retryAfterMs });
+}
+
+/** The refusal of a call over its session's in-flight cap, wherever the slots live. */
+export function sessionFull(running: number): GatewayRejection {
+  return new GatewayRejection('RATE_LIMITED', `This session already has ${running} tool calls running; wait for one to finish`);
 }

@@ -12,6 +12,7 @@ import { attachRealtime } from '../session/realtime-server';
 import { SessionStore } from '../session/session-store';
 import { TemporalSessionRecords } from './session-records';
 import { modelEndpoint, type ModelTarget } from '../session/upstream';
+import { openRedis } from './redis';
 
 export interface HoldlineServerOptions {
   /** Owned by the server from now on: `close()` closes its connection. */
@@ -78,6 +79,8 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   });
   // Progress for live readers comes through the hub, created below once the gateway exists.
   const feed: CallFeed = new CallFeed((call, listener): (() => void) => hub.subscribe(call, listener), options.logger);
+  // Cluster-wide limits; closed with the server. Calls never wait on it: see gateway/limits.
+  const limitsRedis = options.redisUrl ? openRedis(options.redisUrl, 'limits', options.logger) : undefined;
   const verifier = new TokenVerifier(options.jwtSecret, { ...(options.jwtMaxLifetimeSeconds ? { maxLifetimeSeconds: options.jwtMaxLifetimeSeconds } : {}) });
   const gateway = new Gateway({
     registry: new ToolRegistry(options.specs, options.sources),
@@ -90,6 +93,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     ...(options.fallbacks ? { fallbacks: options.fallbacks } : {}),
     ...(options.tenantPolicy ? { tenantPolicy: options.tenantPolicy } : {}),
     feed,
+    ...(limitsRedis ? { limitsRedis } : {}),
   });
   const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
   const production = options.production ?? process.env.NODE_ENV === 'production';
@@ -155,6 +159,8 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
         http.closeAllConnections();
       });
       await options.client.connection.close();
+      // QUIT lets the releases of calls ended by the close reach Redis first.
+      if (limitsRedis) await limitsRedis.quit().catch(() => limitsRedis.disconnect());
     },
   };
 }
