@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { resolveJwtSecret, issueDevToken } from '../runtime/jwt-secret';
@@ -82,6 +82,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const say = options.say ?? (() => undefined);
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
+  // As root, PostgreSQL runs as the postgres user, which must be able to reach its folder inside this one.
+  if (process.getuid?.() === 0) chmodSync(dir, statSync(dir).mode | 0o011);
   const namespace = options.namespace ?? 'default';
   const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
   const processes: Record<string, ClusterProcess> = {};
