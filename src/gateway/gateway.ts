@@ -22,6 +22,7 @@ import { CallResults, isShutdown, type CallRef } from './results';
 import { CallPlacement, type Admitted, type LogContext, type PreparedCall } from './placement';
 import type { TemporalCalls } from './temporal-calls';
 import type { CallFeed } from './call-feed';
+import { inSpan, recordSubmitOutcome, SPAN_ATTRIBUTES, type Span } from './tracing';
 
 
 export interface GatewayLimits {
@@ -164,17 +165,29 @@ export class Gateway {
     return this.results.completionOf(call);
   }
 
+  /** One span per call (`holdline.gateway.submit`): the workflow start and the workflow's own spans hang below it. */
   async submit(request: ToolCallRequest): Promise<SubmitOutcome> {
+    return inSpan('holdline.gateway.submit', {}, async (span) => {
+      const outcome = await this.submitTraced(request, span);
+      recordSubmitOutcome(span, outcome);
+      return outcome;
+    });
+  }
+
+  private async submitTraced(request: ToolCallRequest, span: Span): Promise<SubmitOutcome> {
     const startedAt = performance.now();
     const traceId = newTraceId();
+    span.setAttribute(SPAN_ATTRIBUTES.traceId, traceId);
     // Until the caller is authenticated and the tool is known, nothing they sent is logged or counted by name.
     const context: LogContext = { trace_id: traceId, tool: UNKNOWN_TOOL_LABEL };
     let admitted: Admitted | undefined;
     try {
       const principal = await this.authenticate(request.caller);
       Object.assign(context, { tenant: principal.tenantId, user: principal.userId });
+      span.setAttribute(SPAN_ATTRIBUTES.tenant, principal.tenantId);
       const spec = this.toolOf(request.tool, principal, context);
       context.tool = spec.name;
+      span.setAttribute(SPAN_ATTRIBUTES.tool, spec.name);
       const args = checkArguments(spec, request.arguments, this.options.limits.maxArgumentBytes);
       const redacted = redactArguments(spec, args);
       context.arguments = redacted;

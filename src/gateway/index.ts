@@ -14,3 +14,4 @@ export { readCallMemo, type CallMemo } from './call-memo';
 export { isShutdown, type CallRef } from './results';
 export { inScope, listCalls, openCalls, readScopeOf, MAX_PAGE_SIZE, type CallListRequest, type CallScope, type ListedCall } from './call-list';
 export { CallFeed, type FeedListener, type WatchCall } from './call-feed';
+export { inSpan, recordSubmitOutcome, SPAN_ATTRIBUTES, SpanKind, type Span } from './tracing';

@@ -11,14 +11,19 @@ import {
   readScopeOf,
   GatewayRejection,
   HTTP_STATUS,
+  inSpan,
   isShutdown,
   newTraceId,
+  recordSubmitOutcome,
+  SPAN_ATTRIBUTES,
+  SpanKind,
   type CallAddress,
   type Caller,
   type CallFeed,
   type Gateway,
   type Principal,
   type ProgressHub,
+  type Span,
   type SubmitOutcome,
   type TokenVerifier,
 } from '../gateway';
@@ -108,7 +113,7 @@ export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 
     res.json({ tools: gateway.catalogFor(res.locals.principal as Principal) });
   });
 
-  app.post('/v1/tool-calls', async (req, res) => {
+  app.post('/v1/tool-calls', traced('/v1/tool-calls', async (req, res, span) => {
     const body = ToolCallBody.safeParse(req.body);
     if (!body.success) throw new GatewayRejection('INVALID_ARGUMENTS', 'The body must be a JSON object {"tool": string, "arguments": object or JSON string}');
     const key = req.header('idempotency-key');
@@ -120,8 +125,9 @@ export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 
       ...(session !== undefined ? { sessionId: session } : {}),
       key: key !== undefined ? { kind: 'explicit', key } : { kind: 'none' },
     });
+    recordSubmitOutcome(span, outcome);
     sendOutcome(res, outcome, callPath);
-  });
+  }));
 
   app.get('/v1/tool-calls', async (req, res) => {
     const { request, user } = callListRequestOf(req);
@@ -146,19 +152,21 @@ export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 
     streamCallEvents(req, res, { hub, call, snapshot, completionOf: (c) => gateway.completionOf(c) });
   });
 
-  app.post('/v1/tool-calls/:callId/approval', async (req, res) => {
+  app.post('/v1/tool-calls/:callId/approval', traced('/v1/tool-calls/:callId/approval', async (req, res, span) => {
     const body = ApprovalBody.safeParse(req.body);
     if (!body.success) throw new GatewayRejection('INVALID_ARGUMENTS', 'The body must be {"approved": true} or {"approved": false}');
     const answer = await control.approve(callerOf(res), addressOf(req), body.data.approved);
+    span.setAttribute(SPAN_ATTRIBUTES.traceId, answer.kind === 'finished' ? answer.envelope.trace_id : answer.view.trace_id);
     if (answer.kind === 'finished') res.json(answer.envelope);
     else res.status(202).json(answer.view);
-  });
+  }));
 
-  app.post('/v1/tool-calls/:callId/cancel', async (req, res) => {
+  app.post('/v1/tool-calls/:callId/cancel', traced('/v1/tool-calls/:callId/cancel', async (req, res, span) => {
     const answer = await control.cancel(callerOf(res), addressOf(req));
+    span.setAttribute(SPAN_ATTRIBUTES.traceId, answer.kind === 'finished' ? answer.envelope.trace_id : answer.call.trace_id);
     if (answer.kind === 'requested') res.status(202).json({ status: 'cancel_requested', cancellable: answer.cancellable, ...answer.call });
     else res.json(answer.envelope);
-  });
+  }));
 
   app.use(consoleRoutes());
 
@@ -176,6 +184,18 @@ export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 
   });
 
   return app;
+}
+
+/**
+ * A route whose request is one span (kind SERVER) that continues the caller's
+ * `traceparent` when it sends one; the gateway's and Temporal's spans hang below it.
+ */
+function traced(route: string, handler: (req: Request, res: Response, span: Span) => Promise<void>) {
+  return (req: Request, res: Response) =>
+    inSpan(`${req.method} ${route}`, { kind: SpanKind.SERVER, carrier: req.headers, attributes: { 'http.request.method': req.method, 'http.route': route } }, async (span) => {
+      await handler(req, res, span);
+      span.setAttribute('http.response.status_code', res.statusCode);
+    });
 }
 
 function sendOutcome(res: Response, outcome: SubmitOutcome, callPath: (callId: string) => string): void {

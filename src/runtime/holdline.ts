@@ -14,6 +14,7 @@ import { loadToolsFile, openToolsFile, type ToolsFile } from './tools-file';
 import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
+import { startTracing } from './tracing';
 import { bundleToolWorkflows, createToolWorker, superviseWorker, type SupervisedWorker, type WorkerDeployment } from './worker';
 
 export type { Role } from './tool-kit';
@@ -94,6 +95,9 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
     // The process stops its worker itself (stop()), so the SDK must not on a signal.
     const installRuntime = () => installTemporalRuntime(logger, 'WARN', { shutdownSignals: [] });
     installRuntime();
+    // First in, last out: it flushes the spans of everything stopped before it.
+    const tracing = startTracing(config, logger);
+    if (tracing) stack.push(() => tracing.shutdown());
     const dataDir = resolve(config.HOLDLINE_DATA_DIR);
     let address = config.TEMPORAL_ADDRESS;
     let devServer: DevServer | undefined;
@@ -128,7 +132,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
           return connectNative(config, workerAddress);
         },
         create: (connection) =>
-          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle, ...deploymentOf(config) }),
+          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle, tracing, ...deploymentOf(config) }),
       });
       stack.push(() => worker!.stop());
       temporalReachable = await worker.firstAttempt;
@@ -144,7 +148,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
       const { secret, source } = resolveJwtSecret(config.HOLDLINE_JWT_SECRET, dataDir);
       if (source === 'generated') logger.info({ path: join(dataDir, 'jwt-secret') }, 'generated a development JWT secret');
       server = createHoldlineServer({
-        client: gatewayClient(config, address),
+        client: gatewayClient(config, address, tracing),
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         specs: tools.map((tool) => tool.spec),
         sources,

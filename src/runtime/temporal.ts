@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Config } from './config';
+import { clientTracingInterceptors, type Tracing } from './tracing';
 
 /** Connection settings shared by the worker and the client. */
 type TemporalAuth = Partial<Pick<Config, 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS'>>;
@@ -86,10 +87,12 @@ const RECONNECT_BACKOFF = { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_
  * within 2 s. It connects lazily, so a Temporal that is down does not stop
  * start-up.
  */
-export function gatewayClient(config: TemporalAuth & Pick<Config, 'TEMPORAL_NAMESPACE'>, address: string): Client {
+export function gatewayClient(config: TemporalAuth & Pick<Config, 'TEMPORAL_NAMESPACE'>, address: string, tracing?: Tracing): Client {
+  const interceptors = clientTracingInterceptors(tracing);
   return new Client({
     connection: Connection.lazy({ ...connectionOptions(config, address), channelArgs: RECONNECT_BACKOFF }),
     namespace: config.TEMPORAL_NAMESPACE,
+    ...(interceptors ? { interceptors } : {}),
   });
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { activitiesOf, type ToolImplementation } from '../activities';
 import type { ToolSource } from '../contracts/tool-source';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { activityTracingInterceptors, WORKFLOW_INTERCEPTOR_MODULES, workflowSpanSinks, type Tracing } from './tracing';
 
 export interface ToolWorkerOptions {
   connection: NativeConnection;
@@ -15,6 +16,8 @@ export interface ToolWorkerOptions {
   /** A prebuilt workflow bundle; default: bundle `src/workflows` at start (a few seconds). */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
+  /** Traces of workflows and activities; default: none (the bundled workflow interceptors' spans are dropped). */
+  tracing?: Tracing;
   /**
    * Run as this version of a Worker Deployment, with every call pinned to the
    * version it started on; default: unversioned (any worker of the task queue
@@ -53,6 +56,12 @@ export async function createToolWorker(options: ToolWorkerOptions): Promise<Work
     maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...(options.identity ? { identity: options.identity } : {}),
+    interceptors: {
+      activity: activityTracingInterceptors(options.tracing),
+      // Bundled with the workflows when the worker bundles them itself (a prebuilt bundle has them: bundleToolWorkflows).
+      ...(options.workflowBundle ? {} : { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] }),
+    },
+    sinks: workflowSpanSinks(options.tracing),
     ...(options.deployment
       ? {
           workerDeploymentOptions: {
@@ -73,6 +82,7 @@ export async function bundleToolWorkflows(logger: Logger): Promise<WorkflowBundl
   const log = logger.child({ component: 'workflow-bundler' });
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
     logger: {
       log: (level, message, meta) => log.debug(meta ?? {}, `${level} ${message}`),
       trace: (message, meta) => log.trace(meta ?? {}, message),

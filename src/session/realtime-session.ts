@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PendingEnvelope, ResultEnvelope, ToolProgress } from '../contracts/envelope';
 import { terminalEventOf, type CallFields, type ToolCallEvent } from '../contracts/events';
-import { isShutdown, newTraceId, type CallControl, type CallRef, type Gateway, type Principal, type ProgressHub, type SubmitOutcome } from '../gateway';
+import { inSpan, isShutdown, newTraceId, recordSubmitOutcome, SPAN_ATTRIBUTES, SpanKind, type CallControl, type CallRef, type Gateway, type Principal, type ProgressHub, type SubmitOutcome } from '../gateway';
 import { errorEnvelope } from '../contracts/envelope-builders';
 import { ModelTurns } from './model-turns';
 import { progressNote, resultNote, type CancelNote } from './notes';
@@ -248,13 +248,19 @@ export class RealtimeSession {
     this.follow(tracked, outcome.call, outcome.completion);
   }
 
+  /** One span per function call the model makes (each resubmission too), the gateway's below it. */
   private submitCall(call: FunctionCall): Promise<SubmitOutcome> {
-    return this.services.gateway.submit({
-      tool: call.name,
-      arguments: call.arguments,
-      caller: { principal: this.principal },
-      sessionId: this.id,
-      key: { kind: 'realtime', sessionId: this.id, modelCallId: call.callId },
+    const attributes = { [SPAN_ATTRIBUTES.session]: this.id, [SPAN_ATTRIBUTES.tenant]: this.principal.tenantId, [SPAN_ATTRIBUTES.tool]: call.name.slice(0, 64) };
+    return inSpan('realtime function_call', { kind: SpanKind.SERVER, attributes }, async (span) => {
+      const outcome = await this.services.gateway.submit({
+        tool: call.name,
+        arguments: call.arguments,
+        caller: { principal: this.principal },
+        sessionId: this.id,
+        key: { kind: 'realtime', sessionId: this.id, modelCallId: call.callId },
+      });
+      recordSubmitOutcome(span, outcome);
+      return outcome;
     });
   }
 

@@ -4,6 +4,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { installTemporalRuntime } from '../../src/runtime/temporal';
+import { workflowSpanSinks } from '../../src/runtime/tracing';
 
 /**
  * Every history recorded from a real run (test/replay/fixtures, made by
@@ -35,7 +36,7 @@ it('has fixtures for ok, tool error, timeout, cancelled, approval granted and de
 describe.each(fixtures)('history %s', (name) => {
   it('replays against the current workflow code', async () => {
     await expect(
-      Worker.runReplayHistory({ workflowBundle: { codePath: process.env.HOLDLINE_TEST_WORKFLOW_BUNDLE! } }, load(name), name),
+      Worker.runReplayHistory({ workflowBundle: { codePath: process.env.HOLDLINE_TEST_WORKFLOW_BUNDLE! }, sinks: workflowSpanSinks(undefined) }, load(name), name),
     ).resolves.toBeUndefined();
   });
 });

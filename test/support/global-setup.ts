@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../src/runtime/holdline';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/runtime/tracing';
 import { resolveTemporalCli } from '../../src/temporal/cli-binary';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { freePort } from './ports';
@@ -25,7 +26,12 @@ export default async function globalSetup(): Promise<void> {
     namespace: 'default',
     searchAttributes: SEARCH_ATTRIBUTE_NAMES,
   });
-  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    // Like the production bundle (bundleToolWorkflows): the replay tests replay the same code.
+    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
+    logger: quietLogger,
+  });
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
 
