@@ -12,6 +12,7 @@ import {
   proxyLocalActivities,
   setHandler,
   sleep,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -62,6 +63,7 @@ async function approveThenRun(
     if (!decided) {
       return errorEnvelope('TIMEOUT', `No approval for ${input.tool} within ${seconds(plan.approvalTimeoutMs)}`, traceId, context);
     }
+    if (patched(PATCH_APPROVAL_IN_MEMO)) recordApproval(decision()!);
     if (!decision()?.approved) {
       return errorEnvelope('APPROVAL_DENIED', `The user did not approve ${input.tool}`, traceId, context);
     }
@@ -76,6 +78,21 @@ async function approveThenRun(
  */
 const PATCH_ATTEMPTS_WITHIN_BUDGET = 'attempts-within-budget';
 const PATCH_SETTLE_UNKNOWN_OUTCOME = 'settle-unknown-outcome';
+/**
+ * The approval decision is written to the memo (a command old histories do
+ * not have). How a patch id lives and goes, so the code does not keep both
+ * paths forever:
+ * 1. `patched(id)` ships: new calls write a marker and take the new path; a
+ *    call recorded without the marker (in flight at the deploy, or a replay
+ *    fixture made before) replays the old path.
+ * 2. Once no call without the marker can be running (its version drained, or
+ *    the longest approval wait plus budget has passed on an unversioned
+ *    deploy) and the fixtures without it are re-recorded: `deprecatePatched(id)`
+ *    and the new path alone. Calls with the marker still replay.
+ * 3. Once no call with the marker can be running either: remove the
+ *    `deprecatePatched` line. The id is never reused.
+ */
+const PATCH_APPROVAL_IN_MEMO = 'approval-in-memo';
 
 /** What the attempts so far have shown; the settle decision reads it. */
 interface AttemptLog {
@@ -252,6 +269,11 @@ function classify(error: unknown, plan: ExecutionPlan): AttemptFailure {
 function jitteredBackoff({ retry }: ExecutionPlan, attempt: number): number {
   const ceiling = Math.min(retry.maxIntervalMs, retry.initialIntervalMs * retry.backoffCoefficient ** (attempt - 1));
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+/** Who approved or denied, beside the call's memo, so the Temporal UI shows it without reading the signals. */
+function recordApproval({ approved, decidedBy, decidedAs }: ApprovalDecision): void {
+  upsertMemo({ approval: { approved, decided_by: decidedBy, ...(decidedAs ? { decided_as: decidedAs } : {}) } });
 }
 
 function setStatus(status: CallStatus): void {

@@ -94,6 +94,8 @@ it('finishes a call on the version it started on after another version becomes c
   expect(onA).toMatchObject({ timers: 0, behavior: PINNED, pinnedTo: 'A' });
   expect(onA.buildIds.length).toBeGreaterThanOrEqual(2);
   expect(new Set(onA.buildIds)).toEqual(new Set(['A']));
+  // The approval-in-memo patch: who approved is in the memo.
+  expect((await client.workflow.getHandle(`acme/alice/${inFlight}`).describe()).memo).toMatchObject({ approval: { approved: true, decided_by: 'alice' } });
 
   // A new call starts on B, with B's code (its timer first).
   const fresh = freshKey('deploy-b');

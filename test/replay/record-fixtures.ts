@@ -86,6 +86,16 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // Made after the approval-in-memo patch: the marker and the memo update replay the patched path.
+    name: 'cancel-approved-patched',
+    run: async (h) => {
+      const key = freshKey();
+      await h.call('cancel_order', { order_id: 'A-1001', reason: 'fixture: approved after the patch' }, { key });
+      await h.post(`/v1/tool-calls/${key}/approval`, { approved: true });
+      return { key };
+    },
+  },
+  {
     name: 'cancel-denied',
     run: async (h) => {
       const key = freshKey();
