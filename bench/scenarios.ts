@@ -83,7 +83,7 @@ export async function measureLookup(env: BenchEnv): Promise<LookupResult> {
       holdline: await holdlineLookup(env),
       rawActivity: (await timed(() => env.raw.execute('activity'))).ms,
       rawLocalActivity: (await timed(() => env.raw.execute('local-activity'))).ms,
-      inProcess: inProcessLookup(env),
+      inProcess: await inProcessLookup(env),
     };
     if (i < warmup) continue;
     for (const name of Object.keys(round) as (keyof LookupResult)[]) result[name].push(round[name]);
@@ -100,9 +100,9 @@ async function holdlineLookup(env: BenchEnv): Promise<number> {
 }
 
 /** What the lookup_order handler does, called directly: the floor under any remote path. */
-function inProcessLookup(env: BenchEnv): number {
+async function inProcessLookup(env: BenchEnv): Promise<number> {
   const started = performance.now();
-  const order = readOrder(env.store, TENANT, 'A-1001');
+  const order = await readOrder(env.store, TENANT, 'A-1001');
   const elapsed = performance.now() - started;
   if (order.order_id !== 'A-1001') throw new BenchError('readOrder returned the wrong order');
   return elapsed;

@@ -1,11 +1,12 @@
 import { implementTool, NOTHING_COMMITTED, ToolFailure, type ToolImplementation } from 'holdline';
-import type { OrderStore } from './store';
+import type { SupportStore } from './store';
 import { cancelOrder, lookupOrder, refundOrder } from './tools';
 import { orderNotFound } from './errors';
 import { DEFAULT_REFUND_TIMINGS, refundOrderHandler, type RefundTimings } from './refund-order';
 
 export interface SupportToolDeps {
-  store: OrderStore;
+  /** SQLite (`OrderStore`) or PostgreSQL (`PostgresOrderStore`). */
+  store: SupportStore;
   refundTimings?: Partial<RefundTimings>;
 }
 
@@ -19,10 +20,10 @@ export function createSupportTools({ store, refundTimings }: SupportToolDeps): T
   const refund = implementTool(refundOrder, refundOrderHandler(store, { ...DEFAULT_REFUND_TIMINGS, ...refundTimings }));
 
   const cancel = implementTool(cancelOrder, async ({ order_id }, ctx) => {
-    const result = ctx.settling ? store.settleCancellation(ctx.tenantId, ctx.idempotencyKey) : store.cancelOrder(ctx.tenantId, order_id, ctx.idempotencyKey);
+    const result = ctx.settling ? await store.settleCancellation(ctx.tenantId, ctx.idempotencyKey) : await store.cancelOrder(ctx.tenantId, order_id, ctx.idempotencyKey);
     if (result === 'not-found') throw orderNotFound(order_id);
     if (result === 'not-cancellable') {
-      const state = store.findOrder(ctx.tenantId, order_id)?.state;
+      const state = (await store.findOrder(ctx.tenantId, order_id))?.state;
       throw new ToolFailure('ORDER_NOT_CANCELLABLE', `Order ${order_id} is ${state} and can no longer be cancelled`);
     }
     if (result === 'nothing-committed' || result === 'voided') {
@@ -35,8 +36,8 @@ export function createSupportTools({ store, refundTimings }: SupportToolDeps): T
 }
 
 /** An order as the caller's tenant may see it; another tenant's order is "not found". */
-export function readOrder(store: OrderStore, tenantId: string, orderId: string) {
-  const order = store.findOrder(tenantId, orderId);
+export async function readOrder(store: SupportStore, tenantId: string, orderId: string) {
+  const order = await store.findOrder(tenantId, orderId);
   if (!order) throw orderNotFound(orderId);
   const { tenant_id: _tenant, ...visible } = order;
   return visible;

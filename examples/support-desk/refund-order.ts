@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { NOTHING_COMMITTED, ToolFailure, type ToolContext, type ToolHandler } from 'holdline';
-import type { Order, OrderStore, Payment, Refund, ReserveResult } from './store';
+import type { Order, Payment, Refund, ReserveResult, SupportStore } from './store';
 import type { refundOrder } from './tools';
 import { orderNotFound } from './errors';
 
@@ -29,23 +29,23 @@ export const DEFAULT_REFUND_TIMINGS: RefundTimings = { stageMs: 1_000, progressE
  * (`ctx.settling`) records what the provider paid, or voids the key and fails
  * with NOTHING_COMMITTED.
  */
-export function refundOrderHandler(store: OrderStore, timings: RefundTimings): ToolHandler<typeof refundOrder> {
+export function refundOrderHandler(store: SupportStore, timings: RefundTimings): ToolHandler<typeof refundOrder> {
   const record = async (ctx: ToolContext, payment: Payment) => {
     await stage(ctx, timings, { stage: 'record', from: 75, to: 100, length: 0.5, message: 'Recording the refund', cancellable: false });
-    const { refund, order } = store.recordRefund(ctx.tenantId, payment);
+    const { refund, order } = await store.recordRefund(ctx.tenantId, payment);
     ctx.progress({ stage: 'done', pct: 100, message: 'Refund complete' });
     return refundResult(refund, order);
   };
 
   return async (args, ctx) => {
-    const done = store.findRefund(ctx.tenantId, ctx.idempotencyKey);
-    if (done) return refundResult(done, store.findOrder(ctx.tenantId, done.order_id)!);
-    const paid = store.findProviderRefund(ctx.tenantId, ctx.idempotencyKey);
+    const done = await store.findRefund(ctx.tenantId, ctx.idempotencyKey);
+    if (done) return refundResult(done, (await store.findOrder(ctx.tenantId, done.order_id))!);
+    const paid = await store.findProviderRefund(ctx.tenantId, ctx.idempotencyKey);
     if (paid) return record(ctx, paid);
 
     if (ctx.settling) {
       // Close the key: a stray attempt still running can no longer reserve or pay under it.
-      const released = store.releaseReservation(ctx.tenantId, ctx.idempotencyKey, { voidKey: true });
+      const released = await store.releaseReservation(ctx.tenantId, ctx.idempotencyKey, { voidKey: true });
       if (released !== 'released') return record(ctx, released);
       throw new ToolFailure(NOTHING_COMMITTED, `No refund of order ${args.order_id} was made`);
     }
@@ -53,13 +53,13 @@ export function refundOrderHandler(store: OrderStore, timings: RefundTimings): T
     let reserved: ReserveResult;
     try {
       await stage(ctx, timings, { stage: 'verify', from: 0, to: 25, length: 1, message: `Checking order ${args.order_id}`, cancellable: true });
-      reserved = store.reserveRefund(ctx.tenantId, args.order_id, args.amount_cents, ctx.idempotencyKey);
+      reserved = await store.reserveRefund(ctx.tenantId, args.order_id, args.amount_cents, ctx.idempotencyKey);
       if ('reserved' in reserved) {
         await stage(ctx, timings, { stage: 'payment', from: 25, to: 75, length: 1.5, message: 'Contacting the payment provider', cancellable: true });
       }
     } catch (error) {
       // Stopped before this attempt paid: give the money back, unless another attempt of this call already paid it.
-      const released = store.releaseReservation(ctx.tenantId, ctx.idempotencyKey);
+      const released = await store.releaseReservation(ctx.tenantId, ctx.idempotencyKey);
       if (released !== 'released') return record(ctx, released);
       throw error;
     }
@@ -68,7 +68,7 @@ export function refundOrderHandler(store: OrderStore, timings: RefundTimings): T
     const reservation = reserved.reserved;
 
     // The money moves here: from now on the refund completes even if cancelled.
-    const payment = store.providerRefund(ctx.tenantId, args.order_id, reservation.amount_cents, ctx.idempotencyKey);
+    const payment = await store.providerRefund(ctx.tenantId, args.order_id, reservation.amount_cents, ctx.idempotencyKey);
     if (payment === 'no-reservation') {
       // The reservation expired or the call was settled while this attempt waited: nothing moved.
       throw new ToolFailure('RESERVATION_LOST', `The refund of order ${args.order_id} was interrupted; nothing was refunded`, { retryable: true });

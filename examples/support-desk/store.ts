@@ -101,12 +101,36 @@ CREATE TABLE IF NOT EXISTS cancellations (
   previous_state TEXT NOT NULL, created_at TEXT NOT NULL);
 `;
 
-const DEFAULT_RESERVATION_TTL_MS = 10 * 60_000;
+export const DEFAULT_RESERVATION_TTL_MS = 10 * 60_000;
+
+type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What the tools need of a store, kept by SQLite (`OrderStore`, embedded,
+ * answers at once) or PostgreSQL (`PostgresOrderStore`, over the network):
+ * callers await every answer. Both keep the same invariants; see each class.
+ */
+export interface SupportStore {
+  findOrder(tenantId: string, orderId: string): Awaitable<Order | undefined>;
+  findRefund(tenantId: string, idempotencyKey: string): Awaitable<Refund | undefined>;
+  findProviderRefund(tenantId: string, idempotencyKey: string): Awaitable<Payment | undefined>;
+  reserveRefund(tenantId: string, orderId: string, amountCents: number | undefined, idempotencyKey: string): Awaitable<ReserveResult>;
+  providerRefund(tenantId: string, orderId: string, amountCents: number, idempotencyKey: string): Awaitable<Payment | 'no-reservation'>;
+  recordRefund(tenantId: string, payment: Payment): Awaitable<{ refund: Refund; order: Order }>;
+  releaseReservation(tenantId: string, idempotencyKey: string, options?: { voidKey?: boolean }): Awaitable<'released' | Payment>;
+  cancelOrder(tenantId: string, orderId: string, idempotencyKey: string): Awaitable<CancelResult>;
+  settleCancellation(tenantId: string, idempotencyKey: string): Awaitable<{ previous: OrderState; order: Order } | 'nothing-committed'>;
+  countProviderRefunds(filter?: { idempotencyKey?: string; orderId?: string }): Awaitable<number>;
+  refundAccount(tenantId: string, orderId: string): Awaitable<RefundAccount | undefined>;
+  close(): Awaitable<void>;
+}
+
+export type CancelResult = { previous: OrderState; order: Order } | 'not-cancellable' | 'not-found' | 'voided';
 
 const item = (sku: string, name: string, quantity = 1) => ({ sku, name, quantity });
 
 /** The demo data every new store starts with. */
-const SEED: Omit<Order, 'refunded_cents'>[] = [
+export const SEED: Omit<Order, 'refunded_cents'>[] = [
   { tenant_id: 'acme', order_id: 'A-1001', state: 'placed', items: [item('HP-01', 'Wireless headphones')], total_cents: 12_900, currency: 'USD', placed_at: '2026-11-20T10:00:00Z' },
   { tenant_id: 'acme', order_id: 'A-1002', state: 'shipped', items: [item('KB-02', 'Mechanical keyboard'), item('MS-01', 'Mouse')], total_cents: 15_800, currency: 'USD', placed_at: '2026-11-18T09:30:00Z' },
   { tenant_id: 'acme', order_id: 'A-1003', state: 'delivered', items: [item('MN-27', '27" monitor')], total_cents: 32_000, currency: 'USD', placed_at: '2026-11-10T15:12:00Z' },
@@ -124,7 +148,7 @@ interface OrderRow extends Omit<Order, 'items' | 'state'> {
   state: string;
 }
 
-export class OrderStore {
+export class OrderStore implements SupportStore {
   private readonly db: Database.Database;
   private readonly reservationTtlMs: number;
   private readonly now: () => number;
@@ -271,7 +295,7 @@ export class OrderStore {
     tenantId: string,
     orderId: string,
     idempotencyKey: string,
-  ): { previous: OrderState; order: Order } | 'not-cancellable' | 'not-found' | 'voided' {
+  ): CancelResult {
     const cancel = this.db.transaction(() => {
       const done = this.findCancellation(tenantId, idempotencyKey);
       if (done) return done;
