@@ -10,6 +10,8 @@ import { fallbacksOf, SEARCH_ATTRIBUTE_NAMES } from '../src/runtime/holdline';
 import { createHoldlineServer } from '../src/runtime/server';
 import { connectNative, gatewayClient, installTemporalRuntime } from '../src/runtime/temporal';
 import { createToolWorker } from '../src/runtime/worker';
+import { InProcessProgressChannel } from '../src/runtime/progress-channels';
+import type { ProgressChannel } from '../src/contracts/progress-channel';
 import { cliVersion, resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
 import { LIMITS, REFUND_TIMINGS, SCOPES, TENANT } from './config';
@@ -89,10 +91,12 @@ export async function startBenchEnv(say: (line: string) => void): Promise<BenchE
     const toolSources = await startToolSourceFixture();
     steps.push(() => toolSources.stop());
 
+    // Worker and server share this process, as in the default run: progress is handed over in memory.
+    const progress = new InProcessProgressChannel(pino({ level: 'silent' }));
     say('bundling workflows and starting both workers');
     // In parallel: each bundles its workflows with webpack, a few seconds of CPU apiece.
     const [tool, rawStarted] = await Promise.allSettled([
-      startToolWorker(config, address, store, toolSources, steps),
+      startToolWorker(config, address, store, toolSources, progress, steps),
       startRawTemporal(address, config.TEMPORAL_NAMESPACE),
     ]);
     if (rawStarted.status === 'fulfilled') steps.push(() => rawStarted.value.stop());
@@ -100,7 +104,7 @@ export async function startBenchEnv(say: (line: string) => void): Promise<BenchE
     if (rawStarted.status === 'rejected') throw rawStarted.reason;
     const raw = rawStarted.value;
 
-    const { apiUrl, token } = await startServer(config, address, store, toolSources, steps);
+    const { apiUrl, token } = await startServer(config, address, store, toolSources, progress, steps);
     return { cliVersion: cliVersion(cliPath), temporalAddress: address, taskQueue: config.TEMPORAL_TASK_QUEUE, apiUrl, token, http: holdlineHttp(apiUrl, token), store, raw, toolSources, stop };
   } catch (error) {
     await stop();
@@ -109,7 +113,7 @@ export async function startBenchEnv(say: (line: string) => void): Promise<BenchE
 }
 
 /** The worker as startHoldline builds it, with the bench tools and tool sources added. */
-async function startToolWorker(config: Config, address: string, store: OrderStore, toolSources: ToolSourceFixture, steps: Step[]): Promise<void> {
+async function startToolWorker(config: Config, address: string, store: OrderStore, toolSources: ToolSourceFixture, progress: ProgressChannel, steps: Step[]): Promise<void> {
   const native = await connectNative(config, address);
   steps.push(() => native.close());
   const worker = await createToolWorker({
@@ -118,6 +122,7 @@ async function startToolWorker(config: Config, address: string, store: OrderStor
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     tools: [...createSupportTools({ store, refundTimings: REFUND_TIMINGS }), benchProgressTool(), toolSources.tool],
     sources: toolSources.sources,
+    progress,
   });
   const running = worker.run();
   // A worker that dies mid-run shows up as calls that never finish; say why here.
@@ -129,7 +134,7 @@ async function startToolWorker(config: Config, address: string, store: OrderStor
 }
 
 /** The HTTP server as startHoldline builds it, with a generated secret and lifted limits; returns its URL and a token. */
-async function startServer(config: Config, address: string, store: OrderStore, toolSources: ToolSourceFixture, steps: Step[]): Promise<{ apiUrl: string; token: string }> {
+async function startServer(config: Config, address: string, store: OrderStore, toolSources: ToolSourceFixture, progress: ProgressChannel, steps: Step[]): Promise<{ apiUrl: string; token: string }> {
   const model = await startScriptedModel({ speakMs: 0 });
   steps.push(() => model.close());
   const server = createHoldlineServer({
@@ -142,6 +147,7 @@ async function startServer(config: Config, address: string, store: OrderStore, t
     limits: { maxArgumentBytes: config.HOLDLINE_MAX_ARGUMENT_BYTES, ...LIMITS },
     backendTimeoutMs: config.HOLDLINE_BACKEND_TIMEOUT_MS,
     breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
+    progress,
     progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
     fallbacks: fallbacksOf(createSupportTools({ store })),
     realtime: {

@@ -140,9 +140,10 @@ export class CallFeed {
       this.finish(workflowId, update.envelope);
       return;
     }
-    const { snapshot, progress } = update;
-    if (snapshot.status === 'running' || snapshot.status === 'awaiting_approval') this.statusChanged(workflowId, snapshot.status);
-    call.summary = { ...call.summary, progress, ...(snapshot.attempt ? { attempts: snapshot.attempt } : {}) };
+    const { progress } = update;
+    // Only a running tool reports progress: a call that waited for approval has it now.
+    this.statusChanged(workflowId, 'running');
+    call.summary = { ...call.summary, progress };
     this.emit(call.owner, { type: 'call.progress', call_id: call.summary.call_id, workflow_id: workflowId, progress });
   }
 

@@ -2,7 +2,7 @@
 export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, type SubmitOutcome, type ToolCallRequest } from './gateway';
 export { CallControl, MAX_WAIT_MS, type CallAddress, type CallView, type RunningCallView } from './call-control';
 export { APPROVER_SCOPE, OPERATOR_SCOPE } from './scopes';
-export { ProgressHub, type CallUpdate } from './progress-hub';
+export { ProgressHub, type CallUpdate, type ProgressSource } from './progress-hub';
 export { TenantId, TokenVerifier, bearerToken, type Principal } from './auth';
 export { ToolRegistry, type FunctionTool } from './registry';
 export { TenantPolicy, tenantsConfig, ANY_TENANT, type TenantsConfig, type TenantPolicyConfig } from './tenant-policy';

@@ -89,7 +89,7 @@ describe('a session relaying between recording transports', () => {
     releaseProviderCall: () => undefined,
     flush: async () => undefined,
   };
-  const services = { gateway, control: new CallControl(gateway), hub: new ProgressHub(calls, () => new Promise(() => undefined), 100, logger), logger, spokenProgressEveryMs: 1_000, records };
+  const services = { gateway, control: new CallControl(gateway), hub: new ProgressHub(calls, () => new Promise(() => undefined), { kind: 'polled', everyMs: 100 }, logger), logger, spokenProgressEveryMs: 1_000, records };
   afterAll(() => calls.client.connection.close());
 
   function session() {

@@ -15,6 +15,7 @@ import { fallbacksOf } from '../../src/runtime/holdline';
 import { createHoldlineServer, type HoldlineServer } from '../../src/runtime/server';
 import { gatewayClient, installTemporalRuntime } from '../../src/runtime/temporal';
 import { createToolWorker } from '../../src/runtime/worker';
+import { openProgressChannel } from '../../src/runtime/progress-channels';
 import { startScriptedModel, type ScriptedModel } from '../../src/scripted-model/server';
 import { createTestTools, TEST_SCOPES, type ToolProbe } from './test-tools';
 
@@ -113,6 +114,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const address = options.temporalAddress ?? process.env.HOLDLINE_TEST_TEMPORAL_ADDRESS!;
   const connection = await NativeConnection.connect({ address });
 
+  // As in production: Redis when shared, memory when worker and server are this one harness,
+  // and none (the server reads watched calls from Temporal) for a server without a worker.
+  const progress = openProgressChannel({ redisUrl: options.redisUrl, namespace: 'default', role: options.withoutWorker ? 'server' : 'all', logger });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   if (!options.withoutWorker) {
@@ -123,6 +127,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       tools,
       sources,
       workflowBundle: { codePath: process.env.HOLDLINE_TEST_WORKFLOW_BUNDLE! },
+      ...(progress ? { progress } : {}),
     });
     running = worker.run();
   }
@@ -144,6 +149,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     backendTimeoutMs: options.backendTimeoutMs ?? 1_000,
     ...(options.executionMarginMs !== undefined ? { executionMarginMs: options.executionMarginMs } : {}),
     breakerCooldownMs: options.breakerCooldownMs ?? 500,
+    ...(progress ? { progress } : {}),
     progressPollMs: 50,
     fallbacks: fallbacksOf(tools),
     ...(options.tenants ? { tenantPolicy: new TenantPolicy(options.tenants) } : {}),
@@ -209,6 +215,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
+      await progress?.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },
