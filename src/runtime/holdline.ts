@@ -10,6 +10,7 @@ import { searchAttributes } from '../workflows/messages';
 import { loadConfig, type Config } from './config';
 import { createLogger } from './logger';
 import { openToolKit, type Role, type Tools } from './tool-kit';
+import { openProgressChannel } from './progress-channels';
 import { loadToolsFile, openToolsFile, type ToolsFile } from './tools-file';
 import { resolveJwtSecret } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
@@ -119,6 +120,8 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
       logger.warn('no tools: pass tools (or --tools, --tools-file) to give the agent something to call');
     }
     if (opened?.tenantPolicy) logger.info({ tenants: Object.keys(file!.tenants!) }, 'tenant policy: each tenant may use the tools its entry names; a tenant not named gets the "*" entry, or no tool');
+    const progress = openProgressChannel({ redisUrl: config.HOLDLINE_REDIS_URL, namespace: config.TEMPORAL_NAMESPACE, role, logger });
+    if (progress) stack.push(() => progress.close());
     let worker: SupervisedWorker | undefined;
     let temporalReachable = true;
     if (role !== 'server') {
@@ -132,7 +135,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
           return connectNative(config, workerAddress);
         },
         create: (connection) =>
-          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle, tracing, ...deploymentOf(config) }),
+          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle, tracing, ...(progress ? { progress } : {}), ...deploymentOf(config) }),
       });
       stack.push(() => worker!.stop());
       temporalReachable = await worker.firstAttempt;
@@ -167,6 +170,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
         // In the `all` role this process's worker must poll too, or calls would wait for nothing.
         ...(worker ? { readiness: { worker: () => worker!.state === 'polling' } } : {}),
         breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
+        ...(progress ? { progress } : {}),
         progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
         production: config.NODE_ENV === 'production',
         temporalUiUrl: devServer?.uiUrl ?? null,

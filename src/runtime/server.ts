@@ -4,7 +4,8 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { ToolFallback, ToolSpec } from '../contracts/tool-spec';
 import type { ToolSource } from '../contracts/tool-source';
-import { CallFeed, Gateway, GatewayMetrics, ProgressHub, TemporalCalls, TenantPolicy, TokenVerifier, ToolRegistry } from '../gateway';
+import type { ProgressSubscriber } from '../contracts/progress-channel';
+import { CallFeed, Gateway, GatewayMetrics, ProgressHub, type ProgressSource, TemporalCalls, TenantPolicy, TokenVerifier, ToolRegistry } from '../gateway';
 import type { GatewayLimits } from '../gateway/gateway';
 import { createHttpApi } from '../http/app';
 import { CallControl } from '../gateway';
@@ -30,6 +31,8 @@ export interface HoldlineServerOptions {
   /** Added to each call's budget for its workflow's execution timeout; default 30 s. */
   executionMarginMs?: number;
   breakerCooldownMs: number;
+  /** Where workers publish progress. Without one, watched calls are read from Temporal every `progressPollMs`. */
+  progress?: ProgressSubscriber;
   progressPollMs: number;
   fallbacks?: Readonly<Record<string, ToolFallback>>;
   /** Which tenant may use which tool (the tools file's `tenants`). Default: every tenant, every tool. */
@@ -95,7 +98,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     feed,
     ...(limitsRedis ? { limitsRedis } : {}),
   });
-  const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), options.progressPollMs, options.logger);
+  const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), progressSourceOf(options), options.logger);
   const production = options.production ?? process.env.NODE_ENV === 'production';
   const app = createHttpApi({
     gateway,
@@ -163,4 +166,16 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
       if (limitsRedis) await limitsRedis.quit().catch(() => limitsRedis.disconnect());
     },
   };
+}
+
+function progressSourceOf(options: HoldlineServerOptions): ProgressSource {
+  if (options.progress) {
+    options.logger.info({ progress: options.progress.kind }, options.progress.kind === 'redis' ? 'progress is pushed through Redis' : 'progress is pushed in-process');
+    return { kind: 'pushed', channel: options.progress };
+  }
+  options.logger.warn(
+    { progress_poll_ms: options.progressPollMs },
+    'progress has no channel (workers in other processes and no HOLDLINE_REDIS_URL): each watched call is read from Temporal every progress_poll_ms',
+  );
+  return { kind: 'polled', everyMs: options.progressPollMs };
 }

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { activitiesOf, type ToolImplementation } from '../activities';
+import { activitiesOf, progressPublishing, type ToolImplementation } from '../activities';
+import type { ProgressPublisher } from '../contracts/progress-channel';
 import type { ToolSource } from '../contracts/tool-source';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { activityTracingInterceptors, WORKFLOW_INTERCEPTOR_MODULES, workflowSpanSinks, type Tracing } from './tracing';
@@ -16,6 +17,8 @@ export interface ToolWorkerOptions {
   /** A prebuilt workflow bundle; default: bundle `src/workflows` at start (a few seconds). */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
+  /** Where each progress update goes at once, for the servers' readers; default: only into heartbeats. */
+  progress?: ProgressPublisher;
   /** Traces of workflows and activities; default: none (the bundled workflow interceptors' spans are dropped). */
   tracing?: Tracing;
   /**
@@ -40,10 +43,14 @@ export interface WorkerDeployment {
 }
 
 /**
- * Progress must reach readers within ~300 ms: heartbeats are otherwise sent at
- * most every 0.8 × heartbeatTimeout (30 s without one).
+ * Heartbeats tell Temporal the attempt is alive and bring back a cancellation;
+ * readers get progress through the progress channel, not from heartbeats. The
+ * throttle is set by cancellation: a barge-in must stop a refund before its
+ * money moves, and a tool hears of it only in a heartbeat's answer. At most
+ * five a second per call that reports progress, however often it reports.
+ * (Without a setting, the SDK waits up to 0.8 × the heartbeat timeout.)
  */
-export const HEARTBEAT_THROTTLE = '100ms';
+export const HEARTBEAT_THROTTLE = '200ms';
 
 /** The worker that runs `toolCallWorkflow` and one activity per tool. */
 export async function createToolWorker(options: ToolWorkerOptions): Promise<Worker> {
@@ -57,7 +64,7 @@ export async function createToolWorker(options: ToolWorkerOptions): Promise<Work
     defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...(options.identity ? { identity: options.identity } : {}),
     interceptors: {
-      activity: activityTracingInterceptors(options.tracing),
+      activity: [...(options.progress ? [progressPublishing(options.progress)] : []), ...activityTracingInterceptors(options.tracing)],
       // Bundled with the workflows when the worker bundles them itself (a prebuilt bundle has them: bundleToolWorkflows).
       ...(options.workflowBundle ? {} : { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] }),
     },
