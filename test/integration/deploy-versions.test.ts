@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createSupportTools } from '../../examples/support-desk';
@@ -110,6 +113,12 @@ it('finishes a call on the version it started on after another version becomes c
   const state = await describeDeployment(client, deploymentName);
   expect(state.currentBuildId).toBe('B');
   expect(state.versions.map((version) => version.buildId).sort()).toEqual(['A', 'B']);
+  // What an operator sees before stopping A (`holdline deployment status`).
+  expect(JSON.parse(await holdline('deployment', 'status', '--name', deploymentName, '--json'))).toMatchObject({
+    name: deploymentName,
+    currentBuildId: 'B',
+    versions: expect.arrayContaining([expect.objectContaining({ buildId: 'A', running: 0 })]),
+  });
   workerA.shutdown();
   await running[0]!.done;
   const after = freshKey('deploy-after');
@@ -117,6 +126,26 @@ it('finishes a call on the version it started on after another version becomes c
   expect((await h.get(`/v1/tool-calls/${after}?wait=20000`)).body.status).toBe('ok');
   expect((await whoRan(after)).pinnedTo).toBe('B');
 });
+
+it('rolls back with holdline deployment current: new calls start on the version made current again', async () => {
+  // Version A stopped in the test above; a fresh A' stands in for the previous version still running.
+  await startVersion('A2', { codePath: process.env.HOLDLINE_TEST_WORKFLOW_BUNDLE! });
+  expect(JSON.parse(await holdline('deployment', 'current', 'A2', '--name', deploymentName, '--json'))).toMatchObject({ current: 'A2', previous: 'B' });
+  const key = freshKey('deploy-back');
+  await h.call('lookup_order', { order_id: 'A-1001' }, { key });
+  expect((await h.get(`/v1/tool-calls/${key}?wait=20000`)).body.status).toBe('ok');
+  expect(await whoRan(key)).toMatchObject({ pinnedTo: 'A2', timers: 0 });
+});
+
+/** The `holdline` command against the suite's Temporal; its stdout. */
+async function holdline(...args: string[]): Promise<string> {
+  const root = join(__dirname, '..', '..');
+  const { stdout } = await promisify(execFile)(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'src', 'cli', 'holdline.ts'), ...args, '--address', process.env.HOLDLINE_TEST_TEMPORAL_ADDRESS!], {
+    env: { ...process.env, LOG_LEVEL: 'silent' },
+    timeout: 30_000,
+  });
+  return stdout;
+}
 
 const noop = () => undefined;
 const quiet = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { actCommand } from './act';
 import { callCommand } from './call';
 import { callsCommand } from './calls';
+import { deploymentCommand } from './deployment';
 import { recordCommand } from './record';
 import { replayCommand } from './replay';
 import { talkCommand } from './talk';
@@ -21,6 +22,7 @@ export function addClientCommands(program: Command): void {
     talkCommand(),
     replayCommand(),
     recordCommand(),
+    deploymentCommand(),
   ]) {
     // Exit codes and usage hints as the program's own (addCommand does not pass them on).
     program.addCommand(command.copyInheritedSettings(program));
