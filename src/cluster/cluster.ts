@@ -18,6 +18,7 @@ import { postgresTargetOf, registerNamespace, setupTemporalSchema, startTemporal
  * declares the same pieces (CLUSTER_PIECES); a test keeps the two in step.
  */
 export const CLUSTER_PIECES = {
+  /** Services besides Holdline's own (`worker`, `server`). */
   infrastructure: ['postgres', 'redis', 'temporal'],
   /** Environment every Holdline process gets from the cluster. */
   holdlineEnv: ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'HOLDLINE_REDIS_URL', 'HOLDLINE_DATABASE_URL', 'HOLDLINE_JWT_SECRET', 'HOLDLINE_DATA_DIR'],
@@ -25,6 +26,8 @@ export const CLUSTER_PIECES = {
 } as const;
 
 export const STORE_DATABASE = 'holdline';
+export const DEFAULT_SERVERS = 2;
+export const DEFAULT_WORKERS = 2;
 
 export interface ClusterOptions {
   /** Data directory: PostgreSQL's files, Temporal's config and log, each process's data and log. Kept between runs. */
@@ -109,7 +112,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     say('finding the Temporal server and CLI (built once with go install when missing; minutes)');
     const [binaries, temporalCli] = await Promise.all([resolveTemporalServer({ onProgress: say }), resolveTemporalCli({ onProgress: say })]);
-    const [postgresPort, redisPort, ...holdlinePorts] = await freePorts(2 + (options.servers ?? 2));
+    const [postgresPort, redisPort, ...holdlinePorts] = await freePorts(2 + (options.servers ?? DEFAULT_SERVERS));
 
     say(`starting PostgreSQL on 127.0.0.1:${postgresPort}`);
     const postgres = await restartable('postgres', () => startLocalPostgres({ port: postgresPort!, dir: join(dir, 'postgres') }));
@@ -168,7 +171,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         ready: (p) => (role === 'server' ? answersReady(`${url}/readyz`, readyTimeoutMs) : p.printed(/worker polling|Holdline is running \(worker\)/, readyTimeoutMs)),
       });
     };
-    const workers = Array.from({ length: options.workers ?? 2 }, (_, i) => holdline('worker', i + 1));
+    const workers = Array.from({ length: options.workers ?? DEFAULT_WORKERS }, (_, i) => holdline('worker', i + 1));
     say(`starting ${workers.length} workers`);
     for (const worker of workers) add(worker.name, worker);
     await Promise.all(workers.map((worker) => worker.start()));
