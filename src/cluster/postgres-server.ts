@@ -64,7 +64,8 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
       execFileSync(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], { ...runAs, stdio: 'pipe' });
     } catch (error) {
       const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
-      throw new LocalPostgresError(`initdb in ${dataDir} failed: ${stderr || (error as Error).message}`);
+      const hint = owner ? ' (it runs as the postgres user: every directory above it must be searchable by that user, chmod 755)' : '';
+      throw new LocalPostgresError(`initdb in ${dataDir} failed${hint}: ${stderr || (error as Error).message}`);
     }
   }
 
