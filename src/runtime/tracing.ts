@@ -43,48 +43,47 @@ export interface Tracing {
  */
 export const WORKFLOW_INTERCEPTOR_MODULES: readonly string[] = [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
 
-let registered: { provider: NodeTracerProvider; tracing: Tracing; users: number } | undefined;
+let registered: { provider: NodeTracerProvider; processor: SpanProcessor; resource: Resource; users: number } | undefined;
 
 /**
  * Registers the process's tracer provider when OTEL_EXPORTER_OTLP_ENDPOINT is
  * set; undefined otherwise. Registered once per process: a second start in the
- * same process (tests) shares it, and the last `shutdown()` flushes it and
- * unregisters it.
+ * same process (tests) shares it, endpoint and service name included, and the
+ * last `shutdown()` flushes it and unregisters it.
  */
 export function startTracing(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SERVICE_NAME'>, logger: Logger): Tracing | undefined {
   const endpoint = config.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint) return undefined;
-  if (registered) {
-    registered.users++;
-    return registered.tracing;
+  if (registered) registered.users++;
+  else {
+    const url = `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+    const resource = Resource.default().merge(new Resource({ 'service.name': config.OTEL_SERVICE_NAME }));
+    const processor = new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1_000 });
+    const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
+    // Also installs the AsyncLocalStorage context manager (a span stays current across awaits) and the W3C propagator.
+    provider.register();
+    registered = { provider, processor, resource, users: 1 };
+    logger.info({ endpoint: url, service: config.OTEL_SERVICE_NAME }, 'exporting traces over OTLP/HTTP');
   }
-  const url = `${endpoint.replace(/\/+$/, '')}/v1/traces`;
-  const resource = Resource.default().merge(new Resource({ 'service.name': config.OTEL_SERVICE_NAME }));
-  const processor = new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1_000 });
-  const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
-  // Also installs the AsyncLocalStorage context manager (a span stays current across awaits) and the W3C propagator.
-  provider.register();
-  let shutDown = false;
-  const tracing: Tracing = {
-    processor,
-    resource,
+  const shared = registered;
+  let released = false;
+  return {
+    processor: shared.processor,
+    resource: shared.resource,
     shutdown: async () => {
-      if (shutDown || registered?.tracing !== tracing) return;
-      shutDown = true;
-      if (--registered.users > 0) {
-        await provider.forceFlush();
+      if (released) return;
+      released = true;
+      if (--shared.users > 0) {
+        await shared.provider.forceFlush();
         return;
       }
-      registered = undefined;
-      await provider.shutdown();
+      if (registered === shared) registered = undefined;
+      await shared.provider.shutdown();
       trace.disable();
       context.disable();
       propagation.disable();
     },
   };
-  registered = { provider, tracing, users: 1 };
-  logger.info({ endpoint: url, service: config.OTEL_SERVICE_NAME }, 'exporting traces over OTLP/HTTP');
-  return tracing;
 }
 
 /** The gateway client's interceptors: the workflow start continues the current trace. None when untraced. */
