@@ -1,5 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { startLocalPostgres, type LocalPostgres } from '../../src/cluster/postgres-server';
+import { PostgresOrderStore, type SupportStore } from '../../examples/support-desk';
+import { freePort } from '../support/ports';
 import { startHarness, freshKey, type Harness } from '../support/harness';
 import { readEvents } from '../support/sse';
 import { waitFor } from '../support/wait';
@@ -11,15 +17,34 @@ import { attemptHistory, historyReader, killWorkerProcess, startWorkerProcess, s
  * concurrency and crashes; a call that moved money ends ok.
  */
 
-describe('concurrent refunds of one order under different keys', () => {
+describe.each(['SQLite', 'PostgreSQL'])('concurrent refunds of one order under different keys, on %s', (kind) => {
   let h: Harness;
+  let store: SupportStore;
+  let postgres: LocalPostgres | undefined;
+  let dir: string | undefined;
   beforeAll(async () => {
-    h = await startHarness({ refundTimings: { stageMs: 200 } });
+    if (kind === 'PostgreSQL') {
+      dir = mkdtempSync(join(tmpdir(), 'holdline-money-pg-'));
+      chmodSync(dir, 0o755); // PostgreSQL runs as its own user when the tests run as root
+      postgres = await startLocalPostgres({ port: await freePort(), dir });
+      store = await PostgresOrderStore.open(await postgres.createDatabase('money'));
+      h = await startHarness({ refundTimings: { stageMs: 200 }, supportStore: store });
+    } else {
+      h = await startHarness({ refundTimings: { stageMs: 200 } });
+      store = h.store;
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await h?.stop();
+    if (postgres) {
+      await store.close();
+      await postgres.stop();
+      rmSync(dir!, { recursive: true, force: true });
+    }
   });
-  afterAll(() => h.stop());
 
   it('never add up to more than the total; the extras end in TOOL_FAILED and move no money', async () => {
-    const total = h.store.findOrder('acme', 'A-1003')!.total_cents;
+    const total = (await store.findOrder('acme', 'A-1003'))!.total_cents;
     const amount = Math.round(total * 0.3);
     const keys = Array.from({ length: 10 }, () => freshKey('money'));
     const accepted = await Promise.all(
@@ -34,11 +59,11 @@ describe('concurrent refunds of one order under different keys', () => {
     expect(failed).toHaveLength(keys.length - ok.length);
     for (const f of failed) {
       expect(f.body).toMatchObject({ error_code: 'TOOL_FAILED', details: { type: 'REFUND_EXCEEDS_BALANCE' } });
-      expect(h.store.countProviderRefunds({ idempotencyKey: f.body.workflow_id })).toBe(0);
+      expect(await store.countProviderRefunds({ idempotencyKey: f.body.workflow_id })).toBe(0);
     }
-    for (const f of ok) expect(h.store.countProviderRefunds({ idempotencyKey: f.body.workflow_id })).toBe(1);
+    for (const f of ok) expect(await store.countProviderRefunds({ idempotencyKey: f.body.workflow_id })).toBe(1);
 
-    expect(h.store.refundAccount('acme', 'A-1003')).toEqual({
+    expect(await store.refundAccount('acme', 'A-1003')).toEqual({
       total_cents: total,
       refunded_cents: ok.length * amount,
       reserved_cents: 0,

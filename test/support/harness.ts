@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createSupportTools, OrderStore } from '../../examples/support-desk';
+import { createSupportTools, OrderStore, type SupportStore } from '../../examples/support-desk';
 import type { ToolImplementation } from '../../src/activities';
 import type { ToolSource } from '../../src/contracts/tool-source';
 import type { RefundTimings } from '../../examples/support-desk/refund-order';
@@ -59,6 +59,8 @@ export interface HarnessOptions {
   temporalUiUrl?: string;
   /** Redis shared with other harnesses (progress, cluster-wide limits). Default: none. */
   redisUrl?: string;
+  /** The store the support-desk tools use (a PostgresOrderStore, say); the caller closes it. Default: `store`, SQLite in the harness's directory. */
+  supportStore?: SupportStore;
 }
 
 export interface Harness {
@@ -105,7 +107,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = new OrderStore(storePath);
   const probe: ToolProbe = { stopped: new Set(), attempts: new Map() };
   const tools: ToolImplementation[] = [
-    ...createSupportTools({ store, refundTimings: { stageMs: 300, progressEveryMs: 100, ...options.refundTimings } }),
+    ...createSupportTools({ store: options.supportStore ?? store, refundTimings: { stageMs: 300, progressEveryMs: 100, ...options.refundTimings } }),
     ...createTestTools(probe),
     ...(options.tools ?? []),
   ];
