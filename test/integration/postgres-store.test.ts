@@ -50,6 +50,8 @@ describe('migrations', () => {
   it('apply once when two workers start at once, and not again on the next start', async () => {
     const url = await freshDatabase();
     const pools = [0, 1, 2].map(() => new pg.Pool({ connectionString: url, max: 2 }));
+    // pool.end() resolves before its connections have closed: one may still see the server's shutdown.
+    for (const pool of pools) pool.on('error', () => undefined);
     try {
       const applied = await Promise.all(pools.map(migrateOrderStore));
       expect(applied.flat().sort()).toEqual([1, 2]);
@@ -192,9 +194,10 @@ describe('the support-desk tools factory', () => {
     try {
       const lookup = kit.tools.find((tool) => tool.spec.name === 'lookup_order')!;
       expect(lookup).toBeDefined();
-      const pool = new pg.Pool({ connectionString: url });
-      const { rows } = await pool.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM schema_migrations');
-      await pool.end();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM schema_migrations');
+      await client.end();
       expect(rows[0]!.n).toBe(2);
     } finally {
       await kit.close?.();
