@@ -5,6 +5,9 @@
 // Sections, all by default; name some to run only those:
 //   npm run bench -- core           Holdline vs raw Temporal: ack, lookup, progress, throughput, realtime
 //   npm run bench -- tool-sources   an HTTP tool and MCP tools (Streamable HTTP, stdio) vs their services called directly
+//   npm run bench -- capacity       per-call Temporal cost and saturation, cluster vs dev server (only when named; SCALING.md)
+//   npm run bench -- watched        500 long calls unwatched, then watched (SSE, realtime) with progress pushed through
+//                                   Redis between processes, then polled (only when named; its own processes)
 import { performance } from 'node:perf_hooks';
 import { PLAN, SCOPES } from './config';
 import { measureRealtimeLatency, realtimeLoad, startSessionServer } from './realtime';
@@ -15,12 +18,15 @@ import { measureAck, measureLookup, measureProgress } from './scenarios';
 import { startBenchEnv, type BenchEnv } from './setup';
 import { guardRun } from './guard';
 import { measureToolSources } from './tool-sources';
+import { runWatchedBench } from './watched';
+import { printWatchedReport } from './watched/report';
+import { runCapacity } from './capacity';
 
 const startedAt = performance.now();
 const say = (line: string) => process.stdout.write(`[${((performance.now() - startedAt) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
-const SECTIONS = ['core', 'tool-sources'] as const;
+const SECTIONS = ['core', 'tool-sources', 'capacity', 'watched'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections named on the command line; all when none is. */
@@ -30,17 +36,29 @@ function selectedSections(args: readonly string[]): ReadonlySet<Section> {
     process.stderr.write(`bench: unknown section ${unknown.join(', ')}; the sections are ${SECTIONS.join(', ')}\n`);
     process.exit(2);
   }
-  return new Set(args.length > 0 ? (args as Section[]) : SECTIONS);
+  // capacity starts a cluster of its own: minutes, so only when named.
+  return new Set(args.length > 0 ? (args as Section[]) : SECTIONS.filter((s) => s !== 'capacity' && s !== 'watched'));
 }
 
 async function main(): Promise<number> {
   const sections = selectedSections(process.argv.slice(2));
   let env: BenchEnv | undefined;
-  guardRun('bench', PLAN.watchdogMs, () => env?.stop());
+  let stopWatched: (() => Promise<void>) | undefined;
+  guardRun('bench', PLAN.watchdogMs, () => env?.stop() ?? stopWatched?.());
 
   try {
     // Others' work on the same cores skews every figure: measure it while idle, before starting anything.
     const busyBefore = await idleCheck();
+    if (sections.has('watched')) {
+      const watched = await runWatchedBench(say, { polled: process.env.BENCH_WATCHED_POLLED !== '0', onStop: (stop) => (stopWatched = stop) });
+      print('');
+      printWatchedReport({ ...watched, busyBefore }, print);
+      if (sections.size === 1) return 0;
+    }
+    if (sections.has('capacity')) {
+      await runCapacity(say, print);
+      if (sections.size === 1) return 0;
+    }
     env = await startBenchEnv(say);
     say(`Holdline at ${env.apiUrl}, Temporal at ${env.temporalAddress}`);
     const core = sections.has('core') ? { ...(await runScenarios(env)), realtime: await runRealtime(env) } : undefined;

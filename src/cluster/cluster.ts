@@ -50,6 +50,8 @@ export interface ClusterOptions {
   historyShards?: number;
   /** Temporal dynamic config, over the cluster's dispatch tuning. */
   temporalDynamicConfig?: Record<string, unknown>;
+  /** Temporal's Prometheus metrics on 127.0.0.1:<port>/metrics; default none. */
+  temporalMetricsPort?: number;
   /** Told each step; default silent. */
   say?: (line: string) => void;
   /** Per process. Default 90 s (the first start of Temporal creates its schema). */
@@ -136,6 +138,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       historyShards: options.historyShards ?? 4,
       readyTimeoutMs,
       ...(options.temporalDynamicConfig ? { dynamicConfig: options.temporalDynamicConfig } : {}),
+      ...(options.temporalMetricsPort ? { metricsPort: options.temporalMetricsPort } : {}),
     });
     add('temporal', temporal.process);
     say(`registering namespace ${namespace} and Holdline's search attributes`);

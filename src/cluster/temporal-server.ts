@@ -84,6 +84,8 @@ export interface TemporalServerOptions {
   readyTimeoutMs?: number;
   /** The Temporal CLI, to check health. */
   cliPath: string;
+  /** Serves Prometheus metrics on 127.0.0.1:<port>/metrics when set. */
+  metricsPort?: number;
 }
 
 /** The server process; `address` is the frontend's host:port. */
@@ -119,7 +121,10 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
       numHistoryShards: options.historyShards ?? 4,
       datastores: { 'postgres-default': datastore(TEMPORAL_DATABASES.temporal, 20), 'postgres-visibility': datastore(TEMPORAL_DATABASES.visibility, 4) },
     },
-    global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
+    global: {
+      membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
+      ...(options.metricsPort ? { metrics: { prometheus: { timerType: 'histogram', listenAddress: `127.0.0.1:${options.metricsPort}` } } } : {}),
+    },
     services: {
       frontend: service(grpcPort, frontendMembership!, { httpPort: frontendHttp }),
       history: service(history!, historyMembership!),

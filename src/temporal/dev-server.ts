@@ -30,6 +30,8 @@ export interface DevServerOptions {
   /** Where the server's own output goes; default: discarded. */
   onOutput?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** Port of Prometheus' `/metrics`; default a random one nobody is told of. */
+  metricsPort?: number;
 }
 
 export interface DevServer {
@@ -54,6 +56,7 @@ export function devServerArgs(options: DevServerOptions): string[] {
   if (options.dbFile) {
     args.push('--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
+  if (options.metricsPort !== undefined) args.push('--metrics-port', String(options.metricsPort));
   for (const value of TUNING) args.push('--dynamic-config-value', value);
   for (const name of options.searchAttributes) args.push('--search-attribute', `${name}=Keyword`);
   return args;
