@@ -308,6 +308,15 @@ describe('a cluster of two servers and two workers', () => {
       expect(await callTool(cluster.servers[call.server]!, token, 'refund_order', call.args, call.key)).toMatchObject({ status: 202 });
     }
     try {
+      // Running on a worker (progress reported) when Temporal goes away.
+      await waitFor(
+        async () => {
+          const views = await Promise.all(inFlight.map((call) => request(cluster.servers[call.server]!, 'GET', `/v1/tool-calls/${call.key}`, token)));
+          return views.every((view) => view.body.status === 'running' && view.body.progress !== undefined);
+        },
+        10_000,
+        'both refunds under way',
+      );
       await temporalServer.kill('SIGKILL');
 
       // New calls, on either server, are refused at once in the structured envelope. (A refund: a lookup has a
