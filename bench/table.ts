@@ -12,8 +12,8 @@ export interface Row {
 }
 
 /** The rows as aligned text: a heading, a rule, one line per row ending in its verdict. */
-export function table(rows: readonly Row[]): string[] {
-  const headings: Row = { metric: 'Results', holdline: 'Holdline', raw: 'raw', ratio: 'Holdline/raw', target: 'target', met: undefined };
+export function table(rows: readonly Row[], columns: Partial<Pick<Row, 'holdline' | 'raw' | 'ratio'>> = {}): string[] {
+  const headings: Row = { metric: 'Results', holdline: 'Holdline', raw: 'raw', ratio: 'Holdline/raw', ...columns, target: 'target', met: undefined };
   const cells = (row: Row) => [row.metric, row.holdline, row.raw, row.ratio, row.target, row === headings ? '' : verdict(row.met)];
   const all = [headings, ...rows].map(cells);
   const widths = all[0]!.map((_, column) => Math.max(...all.map((line) => line[column]!.length)));
