@@ -84,10 +84,18 @@ export function printCapacityReport(results: TargetResult[], load: { loadBefore:
   print('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const r of results) for (const c of r.perCall) print(`| ${r.target} | ${CALL_KINDS[c.kind]} | ${f1(c.frontend)} | ${f1(c.internal)} | ${f1(c.persistenceWrites)} | ${f1(c.persistenceReads)} | ${f1(c.events)} | ${f1(c.actionsTotal)} |`);
   print('');
+  const procs = [...new Set(results.flatMap((r) => r.perCall.flatMap((c) => Object.keys(c.cpuMs))))];
+  print(`CPU ms per call (window less idle; ${PLAN.concurrency} calls at a time, so includes waiting overheads of a light load):`);
+  print('');
+  print(`| Temporal | call | ${procs.join(' | ')} |`);
+  print(`|---|---|${procs.map(() => '---:|').join('')}`);
+  for (const r of results) for (const c of r.perCall) print(`| ${r.target} | ${c.kind} | ${procs.map((p) => f1(c.cpuMs[p] ?? Number.NaN)).join(' | ')} |`);
+  print('');
   for (const r of results)
     for (const c of r.perCall) {
       print(`- ${r.target}, ${c.kind}: frontend by method: ${top(c.frontendByMethod, 12)}`);
       print(`  - persistence writes by operation: ${top(c.writesByOperation, 12)}`);
+      print(`  - persistence reads by operation: ${top(c.readsByOperation, 12)}`);
       print(`  - actions: ${top(c.actions, 12)}`);
       print(`  - events: ${top(c.eventTypes, 20)}`);
     }
@@ -104,6 +112,7 @@ export function printCapacityReport(results: TargetResult[], load: { loadBefore:
       `| ${r.target} | ${CALL_KINDS[PLAN.throughput.kind]} | ${t.clients} | ${f1(t.callsPerSecond)} | ${f1(t.p50Ms)} | ${f1(t.p95Ms)} | ${t.errors} | ${f1(t.frontendPerSecond)} | ${names.map((n) => f2(t.cores[n] ?? Number.NaN)).join(' | ')} | ${f2(t.machineCores)} | ${f1(t.callsPerSecond / sum('worker-'))} | ${f1(t.callsPerSecond / sum('server-'))} | ${f1(t.callsPerSecond / sum('temporal'))} |`,
     );
   }
+  for (const r of results) for (const [kind, n] of Object.entries(r.throughput.errorKinds)) print(`- ${r.target} error ×${n}: ${kind}`);
   print('');
   print('Cores are CPU seconds per second of each process tree (PostgreSQL with its backends); "bench" is the load generator; "machine" is every process on the box.');
 }

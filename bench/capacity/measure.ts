@@ -19,11 +19,14 @@ export interface PerCall {
   persistenceWrites: number;
   persistenceReads: number;
   writesByOperation: Record<string, number>;
+  readsByOperation: Record<string, number>;
   events: number;
   /** Actions by rule: from the history, plus heartbeats and queries from the frontend counter. */
   actions: Record<string, number>;
   actionsTotal: number;
   eventTypes: Record<string, number>;
+  /** CPU milliseconds per call, by process tree, over the window less the idle rate. */
+  cpuMs: Record<string, number>;
 }
 
 const IDLE_MS = 3_000;
@@ -31,12 +34,15 @@ const IDLE_MS = 3_000;
 const SETTLE_MS = 2_000;
 
 /** Temporal's own background while nothing runs, to subtract from a window of calls. */
-async function idleBackground(target: Target): Promise<{ counters: TemporalCounters; ms: number }> {
+async function idleBackground(target: Target): Promise<{ counters: TemporalCounters; cores: Record<string, number>; ms: number }> {
   const before = await scrapeTemporal(target.metricsUrl);
+  const cpu = cpuSnapshot(target.pids());
   const started = performance.now();
   await delay(IDLE_MS);
+  const ms = performance.now() - started;
+  const cores = coresBetween(cpu, cpuSnapshot(target.pids()), ms / 1_000);
   const after = await scrapeTemporal(target.metricsUrl);
-  return { counters: countersBetween(before, after), ms: performance.now() - started };
+  return { counters: countersBetween(before, after), cores, ms };
 }
 
 export async function measurePerCall(target: Target, kind: CallKind, calls: number, concurrency: number, runId: string): Promise<PerCall> {
@@ -49,9 +55,13 @@ export async function measurePerCall(target: Target, kind: CallKind, calls: numb
     await delay(SETTLE_MS);
     const idle = await idleBackground(target);
     const before = await scrapeTemporal(target.metricsUrl);
+    const cpu0 = cpuSnapshot(target.pids());
     const started = performance.now();
     const ids = await pool(calls, concurrency, (i) => runCall(callers, kind, orders[kind === 'approval' ? i : 0]!, `cap-${runId}-${kind}-${i}`));
     await delay(SETTLE_MS);
+    const windowS = (performance.now() - started) / 1_000;
+    const cores = coresBetween(cpu0, cpuSnapshot(target.pids()), windowS);
+    const cpuMs = Object.fromEntries(Object.entries(cores).map(([name, c]) => [name, (Math.max(0, c - (idle.cores[name] ?? 0)) * windowS * 1_000) / calls]));
     const after = await scrapeTemporal(target.metricsUrl);
     const delta = countersBetween(before, after, { counters: idle.counters, scale: (performance.now() - started) / idle.ms });
 
@@ -77,10 +87,12 @@ export async function measurePerCall(target: Target, kind: CallKind, calls: numb
       persistenceWrites: per(total(delta.persistence, isPersistenceWrite)),
       persistenceReads: per(total(delta.persistence, (k) => !isPersistenceWrite(k))),
       writesByOperation: Object.fromEntries([...delta.persistence].filter(([k]) => isPersistenceWrite(k)).map(([k, n]) => [k, per(n)])),
+      readsByOperation: Object.fromEntries([...delta.persistence].filter(([k]) => !isPersistenceWrite(k)).map(([k, n]) => [k, per(n)])),
       events: costs.reduce((s, c) => s + c.events, 0) / calls,
       actions,
       actionsTotal: Object.values(actions).reduce((s, n) => s + n, 0),
       eventTypes: sumBy((c) => c.eventTypes),
+      cpuMs,
     };
   } finally {
     callers.close();
@@ -93,6 +105,8 @@ export interface Throughput {
   seconds: number;
   calls: number;
   errors: number;
+  /** Error message (first words) → count. */
+  errorKinds: Record<string, number>;
   callsPerSecond: number;
   p50Ms: number;
   p95Ms: number;
@@ -108,22 +122,22 @@ export async function measureThroughput(target: Target, kind: CallKind, clients:
   const callers = await callersOf(target);
   const [order] = await createOrders(target.databaseUrl, `T${runId}`, 1);
   let n = 0;
-  const loop = async (until: number, record?: { latencies: number[]; errors: number[] }) =>
+  const loop = async (until: number, record?: { latencies: number[]; errors: string[] }) =>
     pool(clients, clients, async () => {
       while (performance.now() < until) {
         const t = performance.now();
         try {
           await runCall(callers, kind, order!, `cap-${runId}-tp-${n++}`);
           record?.latencies.push(performance.now() - t);
-        } catch {
-          record?.errors.push(1);
+        } catch (error) {
+          record?.errors.push((error as Error).message.replace(/"trace_id":"[^"]*"|tool-req-\w+/g, '').slice(0, 90));
         }
       }
     });
   try {
     // Warm up the same way, so the measured window starts at the steady state.
     await loop(performance.now() + 3_000);
-    const record = { latencies: [] as number[], errors: [] as number[] };
+    const record = { latencies: [] as number[], errors: [] as string[] };
     const cpu0 = cpuSnapshot(target.pids());
     const machine0 = machineTicks();
     const counters0 = await scrapeTemporal(target.metricsUrl);
@@ -140,6 +154,7 @@ export async function measureThroughput(target: Target, kind: CallKind, clients:
       seconds: wall,
       calls: sorted.length,
       errors: record.errors.length,
+      errorKinds: record.errors.reduce<Record<string, number>>((kinds, e) => ({ ...kinds, [e]: (kinds[e] ?? 0) + 1 }), {}),
       callsPerSecond: sorted.length / wall,
       p50Ms: q(0.5),
       p95Ms: q(0.95),
