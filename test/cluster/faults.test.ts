@@ -43,7 +43,12 @@ beforeAll(async () => {
     dir,
     // Each server talks to its own scripted model, whatever the developer's shell says.
     env: { LOG_LEVEL: 'info', OPENAI_API_KEY: '', HOLDLINE_MODEL_URL: '' },
-    serverEnv: { HOLDLINE_TENANT_RATE_PER_SEC: String(RATE_PER_SEC), HOLDLINE_TENANT_BURST: String(BURST) },
+    serverEnv: {
+      HOLDLINE_TENANT_RATE_PER_SEC: String(RATE_PER_SEC),
+      HOLDLINE_TENANT_BURST: String(BURST),
+      // CI runs this beside other suites on 2 cores: a start Temporal takes over a second to confirm is slow, not down.
+      HOLDLINE_BACKEND_TIMEOUT_MS: '3000',
+    },
     workerEnv: { HOLDLINE_REFUND_STAGE_MS: String(REFUND_STAGE_MS) },
   });
   store = new Pool({ connectionString: cluster.databaseUrl, max: 2 });
@@ -78,6 +83,20 @@ async function request(server: string, method: 'GET' | 'POST', path: string, tok
 
 const callTool = (server: string, token: string, tool: string, args: unknown, key: string) =>
   request(server, 'POST', '/v1/tool-calls', token, { tool, arguments: args }, { 'idempotency-key': key });
+
+/**
+ * Submits a call as a client does on a busy cluster: a refusal that says
+ * "retry" (503, 429) is retried with the same key, which never starts the call
+ * twice. Returns the first answer that is not such a refusal.
+ */
+async function submit(server: string, token: string, tool: string, args: unknown, key: string, timeoutMs = 30_000): Promise<Answer> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await callTool(server, token, tool, args, key);
+    if (!(answer.status === 503 || answer.status === 429) || Date.now() > deadline) return answer;
+    await delay(Math.min(1_000, Number(answer.headers.get('retry-after') ?? 1) * 1_000));
+  }
+}
 
 /** The call's result: a 200 answer that is an envelope (a gateway refusal comes with another status). */
 const isResult = (answer: Answer | undefined) => answer?.status === 200 && (answer.body?.status === 'ok' || answer.body?.status === 'error');
@@ -114,6 +133,17 @@ async function resultWithRetries(token: string, tool: string, args: unknown, key
   }
 }
 
+/** Rate decisions the servers made in their own memory because Redis did not answer in time (then the limit is per server). */
+async function limiterFallbacks(): Promise<number> {
+  let total = 0;
+  for (const server of cluster.servers) {
+    const text = await (await fetch(`${server}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('holdline_limiter_fallbacks_total{limit="tenant_rate"}'));
+    total += line ? Number(line.split(' ').at(-1)) : 0;
+  }
+  return total;
+}
+
 async function providerRefunds(keys: readonly string[]): Promise<Map<string, number>> {
   const { rows } = await store.query<{ idempotency_key: string; n: number }>(
     'SELECT idempotency_key, COUNT(*)::int AS n FROM provider_refunds WHERE idempotency_key = ANY($1) GROUP BY idempotency_key',
@@ -136,7 +166,11 @@ describe('a cluster of two servers and two workers', () => {
     const tokens = await Promise.all(Array.from({ length: calls }, (_, i) => cluster.token({ tenant: 'globex', user: `spread-${i}`, scopes: SCOPES })));
     const answers = await Promise.all(
       tokens.map((token, i) =>
-        callTool(cluster.servers[i % 2]!, token, 'lookup_order', { order_id: `G-200${(i % 5) + 1}` }, keyOf(`spread-${i}`)).then((answer) => ({ server: i % 2, answer })),
+        callTool(cluster.servers[i % 2]!, token, 'lookup_order', { order_id: `G-200${(i % 5) + 1}` }, keyOf(`spread-${i}`)).then(async (answer) => ({
+          server: i % 2,
+          // On a busy machine a lookup can outlast its ack window: the result is then one long poll away, on the same server.
+          answer: answer.status === 202 ? await request(cluster.servers[i % 2]!, 'GET', `/v1/tool-calls/${keyOf(`spread-${i}`)}?wait=20000`, token) : answer,
+        })),
       ),
     );
     for (const { answer } of answers) expect(answer).toMatchObject({ status: 200, body: { status: 'ok', tool: 'lookup_order' } });
@@ -161,7 +195,7 @@ describe('a cluster of two servers and two workers', () => {
 
     // A refund started on one server, read and streamed with its progress on the other.
     const refundKey = keyOf('across-refund');
-    const started = await callTool(one, token, 'refund_order', { order_id: 'A-1005', amount_cents: 100, reason: 'late delivery' }, refundKey);
+    const started = await submit(one, token, 'refund_order', { order_id: 'A-1005', amount_cents: 100, reason: 'late delivery' }, refundKey);
     expect(started).toMatchObject({ status: 202, body: { status: 'accepted', call_id: refundKey } });
     const [read, events] = await Promise.all([
       request(other, 'GET', `/v1/tool-calls/${refundKey}`, token),
@@ -175,7 +209,7 @@ describe('a cluster of two servers and two workers', () => {
 
     // A cancellation started on one server, approved on the other.
     const approveKey = keyOf('across-approve');
-    expect(await callTool(one, token, 'cancel_order', { order_id: 'A-1001', reason: 'ordered twice' }, approveKey)).toMatchObject({ status: 202 });
+    expect(await submit(one, token, 'cancel_order', { order_id: 'A-1001', reason: 'ordered twice' }, approveKey)).toMatchObject({ status: 202 });
     expect((await request(other, 'GET', `/v1/tool-calls/${approveKey}`, token)).body).toMatchObject({ status: 'awaiting_approval', call_id: approveKey });
     expect(await request(other, 'POST', `/v1/tool-calls/${approveKey}/approval`, token, { approved: true })).toMatchObject({ status: 202 });
     expect((await request(other, 'GET', `/v1/tool-calls/${approveKey}?wait=20000`, token)).body).toMatchObject({
@@ -185,7 +219,7 @@ describe('a cluster of two servers and two workers', () => {
 
     // Another, waiting for approval on one server, called off on the other: nothing changes.
     const cancelKey = keyOf('across-cancel');
-    expect(await callTool(one, token, 'cancel_order', { order_id: 'A-1004', reason: 'not sure anymore' }, cancelKey)).toMatchObject({ status: 202 });
+    expect(await submit(one, token, 'cancel_order', { order_id: 'A-1004', reason: 'not sure anymore' }, cancelKey)).toMatchObject({ status: 202 });
     expect(await request(other, 'POST', `/v1/tool-calls/${cancelKey}/cancel`, token)).toMatchObject({
       status: 202,
       body: { status: 'cancel_requested', cancellable: true, call_id: cancelKey },
@@ -271,16 +305,27 @@ describe('a cluster of two servers and two workers', () => {
   });
 
   it('holds a tenant’s rate across servers: one bucket, not one per server', async () => {
-    const requests = 80;
+    const waves = 5;
+    const perWave = 16;
     // One user each: a user's own in-flight cap is another limit, not the one under test.
-    const tokens = await Promise.all(Array.from({ length: requests }, (_, i) => cluster.token({ tenant: 'initech', user: `rate-${i}`, scopes: SCOPES })));
+    const tokens = await Promise.all(Array.from({ length: waves * perWave }, (_, i) => cluster.token({ tenant: 'initech', user: `rate-${i}`, scopes: SCOPES })));
+    const fallbacksBefore = await limiterFallbacks();
     const started = Date.now();
-    const answers = await Promise.all(
-      tokens.map((token, i) =>
-        callTool(cluster.servers[i % 2]!, token, 'lookup_order', { order_id: 'I-1001' }, keyOf(`rate-${i}`)).then((answer) => ({ server: i % 2, answer })),
-      ),
-    );
+    const answers: { server: number; answer: Answer }[] = [];
+    // Waves of concurrent calls, half to each server: a steady crowd rather than one spike a busy machine would serialize anyway.
+    for (let wave = 0; wave < waves; wave++) {
+      const slice = tokens.slice(wave * perWave, (wave + 1) * perWave);
+      answers.push(
+        ...(await Promise.all(
+          slice.map((token, j) => {
+            const i = wave * perWave + j;
+            return callTool(cluster.servers[i % 2]!, token, 'lookup_order', { order_id: 'I-1001' }, keyOf(`rate-${i}`)).then((answer) => ({ server: i % 2, answer }));
+          }),
+        )),
+      );
+    }
     const elapsedS = (Date.now() - started) / 1000;
+    const fallbacks = (await limiterFallbacks()) - fallbacksBefore;
     const limited = answers.filter(({ answer }) => answer.status === 429);
     for (const { answer } of limited) {
       expect(answer.body).toMatchObject({ status: 'error', error_code: 'RATE_LIMITED', retryable: true });
@@ -288,11 +333,15 @@ describe('a cluster of two servers and two workers', () => {
     }
     // Admitted calls ran: initech has no orders, so each ends in the tool's ORDER_NOT_FOUND (or is still running at its ack).
     const admitted = answers.filter(({ answer }) => answer.status !== 429);
-    for (const { answer } of admitted) expect([200, 202]).toContain(answer.status);
-    for (const { answer } of admitted) expect(answer.body).toMatchObject({ status: expect.stringMatching(/^(error|accepted)$/), tool: 'lookup_order' });
+    for (const { answer } of admitted) {
+      expect([200, 202]).toContain(answer.status);
+      expect(answer.body).toMatchObject({ tool: 'lookup_order' });
+    }
     // One shared bucket: its burst plus what refilled meanwhile. Per-server buckets would admit about twice the burst.
-    expect(admitted.length).toBeLessThanOrEqual(BURST + Math.ceil(RATE_PER_SEC * elapsedS) + 1);
-    expect(admitted.length).toBeLessThan(2 * BURST);
+    const figures = { admitted: admitted.length, burst: BURST, refilled: Math.ceil(RATE_PER_SEC * elapsedS), elapsedS, decidedInMemory: fallbacks };
+    if (admitted.length > BURST + figures.refilled + 1 || admitted.length >= 2 * BURST) {
+      throw new Error(`more calls admitted than one shared bucket allows: ${JSON.stringify(figures)}`);
+    }
     expect(admitted.length).toBeGreaterThanOrEqual(BURST);
     for (const server of [0, 1]) {
       expect(admitted.some((a) => a.server === server)).toBe(true);
@@ -305,7 +354,7 @@ describe('a cluster of two servers and two workers', () => {
     const temporalServer = cluster.process('temporal');
     const inFlight = [0, 1].map((i) => ({ key: keyOf(`in-flight-${i}`), server: i, args: { order_id: 'A-1005', amount_cents: 2, reason: 'temporal restart' } }));
     for (const call of inFlight) {
-      expect(await callTool(cluster.servers[call.server]!, token, 'refund_order', call.args, call.key)).toMatchObject({ status: 202 });
+      expect(await submit(cluster.servers[call.server]!, token, 'refund_order', call.args, call.key)).toMatchObject({ status: 202 });
     }
     try {
       // Running on a worker (progress reported) when Temporal goes away.
@@ -338,7 +387,7 @@ describe('a cluster of two servers and two workers', () => {
         const { envelope } = await resultWithRetries(token, 'refund_order', refundWhileDown, keyOf(`while-down-${i}`), i, 60_000);
         expect(envelope).toMatchObject({ status: 'ok', data: { order_id: 'A-1003', amount_cents: 3 } });
       }
-      const fresh = await callTool(cluster.servers[1]!, token, 'refund_order', refundWhileDown, keyOf('after-restart'));
+      const fresh = await submit(cluster.servers[1]!, token, 'refund_order', refundWhileDown, keyOf('after-restart'));
       expect(fresh).toMatchObject({ status: 202, body: { status: 'accepted' } });
       expect((await request(cluster.servers[1]!, 'GET', `/v1/tool-calls/${keyOf('after-restart')}?wait=20000`, token)).body).toMatchObject({ status: 'ok' });
 
