@@ -3,7 +3,9 @@ export { Gateway, newTraceId, settleWithin, type Caller, type GatewayOptions, ty
 export { CallControl, MAX_WAIT_MS, type CallAddress, type CallView, type RunningCallView } from './call-control';
 export { APPROVER_SCOPE, OPERATOR_SCOPE } from './scopes';
 export { ProgressHub, type CallUpdate, type ProgressSource } from './progress-hub';
-export { TenantId, TokenVerifier, bearerToken, type Principal } from './auth';
+export { AUTH_FAILURE_REASONS, TenantId, TokenVerifier, bearerToken, type AuthFailureReason, type Principal, type TokenVerifierOptions } from './auth';
+export { importVerificationKeys, KeyConfigError, type VerificationKey, type VerificationKeySpec } from './verification-keys';
+export { RemoteKeySet, type RemoteKeySetOptions } from './remote-keys';
 export { ToolRegistry, type FunctionTool } from './registry';
 export { TenantPolicy, tenantsConfig, ANY_TENANT, type TenantsConfig, type TenantPolicyConfig } from './tenant-policy';
 export { TemporalCalls, isBackendFailure, isThrottled, type CallSnapshot } from './temporal-calls';

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AUTH_FAILURE_REASONS } from './auth';
 import type { BreakerState } from './breaker';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -34,6 +35,12 @@ export class GatewayMetrics {
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
+  readonly authFailures = new Counter({
+    name: 'holdline_auth_failures_total',
+    help: 'Tokens refused, by reason (expired, unknown_kid, issuer, audience, signature, jwks_unavailable, ...): a burst is a key rotation or identity provider gone wrong',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly breakerState = new Gauge({
     name: 'holdline_breaker_state',
     help: 'Temporal circuit breaker: 0 closed, 1 recovering (admitting gradually), 2 half-open, 3 open',
@@ -42,6 +49,8 @@ export class GatewayMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'holdline_' });
+    // Every reason starts at 0, so a rate() alert sees the first failure of each.
+    for (const reason of AUTH_FAILURE_REASONS) this.authFailures.inc({ reason }, 0);
   }
 
   setBreaker(state: BreakerState): void {

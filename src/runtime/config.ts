@@ -21,6 +21,16 @@ export const ConfigSchema = z.object({
   HOLDLINE_TOOLS_FILE: optionalText,
   HOLDLINE_JWT_SECRET: optionalText.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
   HOLDLINE_JWT_MAX_LIFETIME_S: positiveInt(24 * 3600),
+  // Several keys (a JSON list, or a file of one reloaded on SIGHUP), the HS256 one dev tokens are signed with, an identity provider's JWKS.
+  HOLDLINE_JWT_KEYS: optionalText,
+  HOLDLINE_JWT_SIGNING_KID: optionalText,
+  HOLDLINE_JWKS_URL: optionalText.pipe(z.string().url('must be an http:// or https:// URL').regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional()),
+  HOLDLINE_JWKS_CACHE_MAX_AGE_S: positiveInt(600),
+  HOLDLINE_JWKS_COOLDOWN_S: positiveInt(30),
+  HOLDLINE_JWKS_TIMEOUT_MS: positiveInt(2_000),
+  // Comma-separated; when set, a token's iss (aud) must be one of them.
+  HOLDLINE_JWT_ISSUER: optionalText,
+  HOLDLINE_JWT_AUDIENCE: optionalText,
   TEMPORAL_ADDRESS: optionalText.pipe(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').optional()),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('holdline-tools'),
@@ -86,8 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   }
   const config = parsed.data;
-  if (config.NODE_ENV === 'production' && !config.HOLDLINE_JWT_SECRET) {
-    throw new ConfigError('Invalid configuration:\n  HOLDLINE_JWT_SECRET is required when NODE_ENV=production');
+  if (config.NODE_ENV === 'production' && !config.HOLDLINE_JWT_SECRET && !config.HOLDLINE_JWT_KEYS && !config.HOLDLINE_JWKS_URL) {
+    throw new ConfigError('Invalid configuration:\n  HOLDLINE_JWT_SECRET is required when NODE_ENV=production (or HOLDLINE_JWT_KEYS, or HOLDLINE_JWKS_URL)');
   }
   if (!config.HOLDLINE_DEPLOYMENT_NAME !== !config.HOLDLINE_BUILD_ID) {
     throw new ConfigError('Invalid configuration:\n  HOLDLINE_DEPLOYMENT_NAME and HOLDLINE_BUILD_ID go together: set both to run a versioned worker, or neither');

@@ -12,7 +12,7 @@ import { createLogger } from './logger';
 import { openToolKit, type Role, type Tools } from './tool-kit';
 import { openProgressChannel } from './progress-channels';
 import { loadToolsFile, openToolsFile, type ToolsFile } from './tools-file';
-import { resolveJwtSecret } from './jwt-secret';
+import { createTokenVerifier, reloadKeysOnSighup } from './jwt-secret';
 import { createHoldlineServer, type HoldlineServer } from './server';
 import { connectNative, gatewayClient, installTemporalRuntime } from './temporal';
 import { startTracing } from './tracing';
@@ -148,16 +148,20 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
       const model = await chooseModel(config, logger);
       if (model.stop) stack.push(model.stop);
       modelUrl = model.label;
-      const { secret, source } = resolveJwtSecret(config.HOLDLINE_JWT_SECRET, dataDir);
-      if (source === 'generated') logger.info({ path: join(dataDir, 'jwt-secret') }, 'generated a development JWT secret');
+      const { verifier, generated } = createTokenVerifier({ ...config, HOLDLINE_DATA_DIR: dataDir });
+      if (generated) logger.info({ path: generated }, 'generated a development JWT secret');
+      // A key file is read again on SIGHUP: keys rotate without a restart.
+      if (config.HOLDLINE_JWT_KEYS && !config.HOLDLINE_JWT_KEYS.startsWith('[')) {
+        const stopReloading = reloadKeysOnSighup(verifier, { ...config, HOLDLINE_DATA_DIR: dataDir }, logger);
+        stack.push(async () => stopReloading());
+      }
       server = createHoldlineServer({
         client: gatewayClient(config, address, tracing),
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         specs: tools.map((tool) => tool.spec),
         sources,
         ...(opened?.tenantPolicy ? { tenantPolicy: opened.tenantPolicy } : {}),
-        jwtSecret: secret,
-        jwtMaxLifetimeSeconds: config.HOLDLINE_JWT_MAX_LIFETIME_S,
+        verifier,
         logger,
         limits: {
           maxArgumentBytes: config.HOLDLINE_MAX_ARGUMENT_BYTES,

@@ -22,9 +22,12 @@ export interface HoldlineServerOptions {
   specs: readonly ToolSpec[];
   /** Tool sources whose tools the gateway serves besides `specs`. */
   sources?: readonly ToolSource[];
-  jwtSecret: string;
-  /** A token living longer than this is refused. Default 24 h. */
+  /** One HS256 secret, when no `verifier` is given. */
+  jwtSecret?: string;
+  /** A token living longer than this is refused. Default 24 h. Used with `jwtSecret` only. */
   jwtMaxLifetimeSeconds?: number;
+  /** Verifies tokens (several keys, a JWKS, iss/aud); its keys may be replaced while serving. Default: one from `jwtSecret`. */
+  verifier?: TokenVerifier;
   logger: Logger;
   limits: GatewayLimits;
   backendTimeoutMs: number;
@@ -84,7 +87,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
   const feed: CallFeed = new CallFeed((call, listener): (() => void) => hub.subscribe(call, listener), options.logger);
   // Cluster-wide limits; closed with the server. Calls never wait on it: see gateway/limits.
   const limitsRedis = options.redisUrl ? openRedis(options.redisUrl, 'limits', options.logger) : undefined;
-  const verifier = new TokenVerifier(options.jwtSecret, { ...(options.jwtMaxLifetimeSeconds ? { maxLifetimeSeconds: options.jwtMaxLifetimeSeconds } : {}) });
+  const verifier = options.verifier ?? new TokenVerifier(requiredSecret(options.jwtSecret), { ...(options.jwtMaxLifetimeSeconds ? { maxLifetimeSeconds: options.jwtMaxLifetimeSeconds } : {}) });
   const gateway = new Gateway({
     registry: new ToolRegistry(options.specs, options.sources),
     calls,
@@ -98,6 +101,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     feed,
     ...(limitsRedis ? { limitsRedis } : {}),
   });
+  verifier.onFailure((reason) => gateway.metrics.authFailures.inc({ reason }));
   const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), progressSourceOf(options), options.logger);
   const production = options.production ?? process.env.NODE_ENV === 'production';
   const app = createHttpApi({
@@ -166,6 +170,11 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
       if (limitsRedis) await limitsRedis.quit().catch(() => limitsRedis.disconnect());
     },
   };
+}
+
+function requiredSecret(secret: string | undefined): string {
+  if (!secret) throw new TypeError('createHoldlineServer needs a jwtSecret or a verifier');
+  return secret;
 }
 
 function progressSourceOf(options: HoldlineServerOptions): ProgressSource {
