@@ -55,7 +55,7 @@ export interface TokenVerifierOptions {
   audience?: string | readonly string[];
   /** An identity provider's key set, for RS256/ES256 tokens whose kid no configured key has. Default: none. */
   jwks?: RemoteKeySet;
-  /** Which HS256 key `issue()` signs with. Default: the key without kid, else the only HS256 key. */
+  /** Which HS256 key `issue()` signs with. Default: the key marked `signing`, else the key without kid, else the only HS256 key. */
   signingKid?: string;
 }
 
@@ -103,7 +103,7 @@ export class TokenVerifier {
       if (!signing || signing.alg !== 'HS256') throw new RangeError(`The signing key "${signingKid}" must be one of the HS256 keys`);
     } else {
       const secrets = keys.filter((key) => key.alg === 'HS256');
-      signing = secrets.find((key) => key.kid === undefined) ?? (secrets.length === 1 ? secrets[0] : undefined);
+      signing = secrets.find((key) => key.signing) ?? secrets.find((key) => key.kid === undefined) ?? (secrets.length === 1 ? secrets[0] : undefined);
     }
     this.keys = [...keys];
     this.signingKey = signing;

@@ -16,7 +16,15 @@ const Jwk = z.object({ kty: z.string() }).passthrough();
 
 /** One verification key, as configured (HOLDLINE_JWT_KEYS). A key without `kid` verifies tokens without `kid` only. */
 export const VerificationKeySpec = z.discriminatedUnion('alg', [
-  z.object({ kid: Kid.optional(), alg: z.literal('HS256'), secret: z.string().min(32, 'an HS256 secret must be at least 32 characters') }).strict(),
+  z
+    .object({
+      kid: Kid.optional(),
+      alg: z.literal('HS256'),
+      secret: z.string().min(32, 'an HS256 secret must be at least 32 characters'),
+      /** Development tokens are signed with this key (one key at most); a key file changes it without a restart. */
+      signing: z.boolean().optional(),
+    })
+    .strict(),
   z.object({ kid: Kid.optional(), alg: z.literal('RS256'), publicKey: z.union([z.string().min(1), Jwk]) }).strict(),
   z.object({ kid: Kid.optional(), alg: z.literal('ES256'), publicKey: z.union([z.string().min(1), Jwk]) }).strict(),
 ]);
@@ -28,6 +36,8 @@ export interface VerificationKey {
   kid: string | undefined;
   alg: TokenAlgorithm;
   key: Uint8Array | KeyObject;
+  /** Marked as the key development tokens are signed with. */
+  signing?: boolean;
 }
 
 /** A key list that cannot be used as configured; the message says which key and why. */
@@ -51,14 +61,15 @@ export function importVerificationKeys(input: unknown): VerificationKey[] {
   }
   const seen = new Set<string>();
   let withoutKid = 0;
-  const keys = parsed.data.map((spec, index) => {
+  const keys = parsed.data.map((spec, index): VerificationKey => {
     const name = spec.kid ? `"${spec.kid}"` : `#${index}`;
     if (spec.kid === undefined) withoutKid += 1;
     else if (seen.has(spec.kid)) throw new KeyConfigError(`key ${name} appears twice: each kid names one key`);
     else seen.add(spec.kid);
-    if (spec.alg === 'HS256') return { kid: spec.kid, alg: spec.alg, key: new TextEncoder().encode(spec.secret) };
+    if (spec.alg === 'HS256') return { kid: spec.kid, alg: spec.alg, key: new TextEncoder().encode(spec.secret), ...(spec.signing ? { signing: true } : {}) };
     return { kid: spec.kid, alg: spec.alg, key: publicKeyOf(spec.publicKey, spec.alg, name) };
   });
+  if (keys.filter((key) => key.signing).length > 1) throw new KeyConfigError('several keys are marked signing: development tokens are signed with one');
   if (withoutKid > 1) throw new KeyConfigError(`${withoutKid} keys have no kid: at most one may, or a token without kid could not say which key it means`);
   return keys;
 }

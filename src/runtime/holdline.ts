@@ -152,8 +152,8 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
       if (generated) logger.info({ path: generated }, 'generated a development JWT secret');
       // A key file is read again on SIGHUP: keys rotate without a restart.
       if (config.HOLDLINE_JWT_KEYS && !config.HOLDLINE_JWT_KEYS.startsWith('[')) {
-        const stopReloading = reloadKeysOnSighup(verifier, { ...config, HOLDLINE_DATA_DIR: dataDir }, logger);
-        stack.push(async () => stopReloading());
+        const reloading = reloadKeysOnSighup(verifier, { ...config, HOLDLINE_DATA_DIR: dataDir }, logger);
+        stack.push(async () => reloading.stop());
       }
       server = createHoldlineServer({
         client: gatewayClient(config, address, tracing),
@@ -174,11 +174,21 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
         // In the `all` role this process's worker must poll too, or calls would wait for nothing.
         ...(worker ? { readiness: { worker: () => worker!.state === 'polling' } } : {}),
         breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
+        toolBreakers: { threshold: config.HOLDLINE_TOOL_BREAKER_THRESHOLD, cooldownMs: config.HOLDLINE_TOOL_BREAKER_COOLDOWN_MS, maxInFlight: config.HOLDLINE_TOOL_MAX_IN_FLIGHT },
         ...(progress ? { progress } : {}),
         progressPollMs: config.HOLDLINE_PROGRESS_POLL_MS,
         production: config.NODE_ENV === 'production',
         temporalUiUrl: devServer?.uiUrl ?? null,
         ...(config.HOLDLINE_REDIS_URL ? { redisUrl: config.HOLDLINE_REDIS_URL } : {}),
+        admission: {
+          mode: config.HOLDLINE_ADMISSION,
+          initialLimit: config.HOLDLINE_ADMISSION_INITIAL_LIMIT,
+          minLimit: config.HOLDLINE_ADMISSION_MIN_LIMIT,
+          maxLimit: config.HOLDLINE_ADMISSION_MAX_LIMIT,
+          latencyTargetMs: config.HOLDLINE_ADMISSION_LATENCY_MS,
+          queueLength: config.HOLDLINE_ADMISSION_QUEUE,
+          queueMs: config.HOLDLINE_ADMISSION_QUEUE_MS,
+        },
         fallbacks: fallbacksOf(tools),
         realtime: {
           model: model.target,

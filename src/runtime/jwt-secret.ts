@@ -61,12 +61,17 @@ export function readVerificationKeys(config: AuthConfig): { keys: VerificationKe
     if (source === 'generated') generated = join(config.HOLDLINE_DATA_DIR, 'jwt-secret');
     specs.push({ alg: 'HS256', secret });
   }
+  let keys: VerificationKey[];
   try {
-    return { keys: importVerificationKeys(specs), ...(generated ? { generated } : {}) };
+    keys = importVerificationKeys(specs);
   } catch (error) {
     if (error instanceof KeyConfigError) throw new ConfigError(`Invalid configuration:\n  HOLDLINE_JWT_KEYS: ${error.message}`);
     throw error;
   }
+  if (config.HOLDLINE_JWT_SIGNING_KID && keys.some((key) => key.signing)) {
+    throw new ConfigError('Invalid configuration:\n  HOLDLINE_JWT_SIGNING_KID: a key of HOLDLINE_JWT_KEYS is marked signing already: say it in one place');
+  }
+  return { keys, ...(generated ? { generated } : {}) };
 }
 
 function keyListOf(value: string): unknown[] {
@@ -140,22 +145,24 @@ export function reloadVerificationKeys(verifier: TokenVerifier, config: AuthConf
 }
 
 /**
- * Reloads the key file on SIGHUP (the rotation step "add the new key", and
- * later "remove the old one", without a restart). Returns the uninstaller.
+ * Reloads the key file on SIGHUP (the rotation steps "add the new key", "sign
+ * with it", "remove the old one", without a restart). `reload` is what the
+ * signal runs: true when the new keys are in use.
  */
-export function reloadKeysOnSighup(verifier: TokenVerifier, config: AuthConfig, logger: Logger, onReloaded?: (ok: boolean) => void): () => void {
-  const onSignal = () => {
+export function reloadKeysOnSighup(verifier: TokenVerifier, config: AuthConfig, logger: Logger): { reload(): boolean; stop(): void } {
+  const reload = (): boolean => {
     try {
       const { kids } = reloadVerificationKeys(verifier, config);
       logger.info({ kids: kids.map((kid) => kid ?? '(no kid)') }, 'JWT verification keys reloaded');
-      onReloaded?.(true);
+      return true;
     } catch (error) {
       logger.error({ err: error }, 'JWT verification keys not reloaded: the keys in use stay');
-      onReloaded?.(false);
+      return false;
     }
   };
+  const onSignal = () => void reload();
   process.on('SIGHUP', onSignal);
-  return () => process.off('SIGHUP', onSignal);
+  return { reload, stop: () => process.off('SIGHUP', onSignal) };
 }
 
 /** A token signed with this deployment's signing key, for development: `npm run token` and `npm run talk`. */
