@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ToolDefinitionError } from './errors';
-import type { ToolDeclaration } from './tool-spec';
+import { TOOL_PRIORITIES, type ToolDeclaration } from './tool-spec';
 
 /**
  * The parts of a tool declaration a tools file (JSON or YAML) states, shared
@@ -36,6 +36,7 @@ export const toolPolicyConfig = z.strictObject({
   approvalTimeoutMs: positiveMs.optional(),
   sensitive: z.array(z.string()).optional(),
   version: z.number().int().positive().optional(),
+  priority: z.enum(TOOL_PRIORITIES).optional(),
 });
 export type ToolPolicyConfig = z.infer<typeof toolPolicyConfig>;
 

@@ -5,6 +5,14 @@ import type { ExecutionPlan, RetryPolicy, ToolCallMeta } from './tool-call';
 
 export type SideEffect = 'read' | 'write';
 
+/**
+ * Which new calls give way first when the gateway sheds load: `low` in
+ * degraded mode, `normal` too when shedding; `critical` calls are never shed
+ * for their priority (they still wait in the bounded admission queue).
+ */
+export const TOOL_PRIORITIES = ['critical', 'normal', 'low'] as const;
+export type ToolPriority = (typeof TOOL_PRIORITIES)[number];
+
 export interface ToolBudget {
   /** How long a caller waits for the final result before it gets an ack instead; 0 acks as soon as the call is durable. */
   ackAfterMs: number;
@@ -61,6 +69,8 @@ export interface ToolDeclaration<Name extends string, I extends InputSchema, O e
    * and says `fallback: true`. Only for read tools. Default: no confidence.
    */
   fallbackConfidence?: number;
+  /** Which new calls are shed first under load (see {@link ToolPriority}). Default `normal`. */
+  priority?: ToolPriority;
 }
 
 /** How a tool source wires a declaration; not part of what a tool author declares. */
@@ -211,6 +221,8 @@ export function defineTool<Name extends string, I extends InputSchema, O extends
     if (declaration.sideEffect !== 'read') fail('only a read tool may have a fallback: drop fallbackConfidence');
     if (!(fallbackConfidence >= 0 && fallbackConfidence <= 1)) fail('fallbackConfidence must be between 0 and 1');
   }
+  const priority = declaration.priority ?? 'normal';
+  if (!TOOL_PRIORITIES.includes(priority)) fail(`priority must be one of ${TOOL_PRIORITIES.join(', ')}`);
   if (wiring.activity !== undefined && !/^\S{1,200}$/.test(wiring.activity)) fail('the activity type must be 1 to 200 characters without spaces');
   if (runAs === 'local-activity' && budget.heartbeatTimeoutMs !== undefined) {
     fail('local activities cannot heartbeat: drop budget.heartbeatTimeoutMs or run as an activity');
@@ -240,6 +252,7 @@ export function defineTool<Name extends string, I extends InputSchema, O extends
     approvalTimeoutMs: declaration.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
     sensitive: Object.freeze([...(declaration.sensitive ?? [])]),
     runAs,
+    priority,
     ...(fallbackConfidence !== undefined ? { fallbackConfidence } : {}),
     activity: wiring.activity ?? name,
     parameters,

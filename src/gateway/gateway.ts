@@ -23,6 +23,8 @@ import { CallPlacement, type Admitted, type LogContext, type PreparedCall } from
 import type { TemporalCalls } from './temporal-calls';
 import type { CallFeed } from './call-feed';
 import { inSpan, recordSubmitOutcome, SPAN_ATTRIBUTES, type Span } from './tracing';
+import { Admission, AdmissionShed, type AdmissionSettings, type Sample, type Ticket } from './admission';
+import { isBackendFailure } from './temporal-calls';
 
 
 export interface GatewayLimits {
@@ -56,6 +58,8 @@ export interface GatewayOptions {
    * does not answer). Owned by the caller. Default: none, limits per process.
    */
   limitsRedis?: Redis;
+  /** Admission of new calls (adaptive limit, queue, degradation); with `limitsRedis`, informed by the other servers. Default: adaptive, as configured by default. */
+  admission?: AdmissionSettings;
 }
 
 /** Who is calling: a bearer token still to verify, or a principal a session already verified. */
@@ -106,6 +110,8 @@ const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly breaker: CircuitBreaker;
+  /** Admission of new calls; its state is in `/readyz` and the metrics. Closed by its owner with `close()`. */
+  readonly admission: Admission;
   private readonly results: CallResults;
   private readonly placement: CallPlacement;
   private readonly tenants: TenantPolicy;
@@ -125,6 +131,7 @@ export class Gateway {
     });
     this.metrics.setBreaker('closed');
     const limiters = limitersOf(options.limits, options.limitsRedis ? { redis: options.limitsRedis, metrics: this.metrics, logger: options.logger } : undefined);
+    this.admission = new Admission({ ...options.admission, registry: this.metrics.registry, logger: options.logger, ...(options.limitsRedis ? { redis: options.limitsRedis } : {}) });
     this.placement = new CallPlacement({
       calls: options.calls,
       breaker: this.breaker,
@@ -237,10 +244,36 @@ export class Gateway {
    * in-flight slot, and duplicates arriving together share one start.
    */
   private async place(call: PreparedCall): Promise<SubmitOutcome> {
-    const { placed, leader } = await this.placement.place(call);
-    if (placed.kind === 'unknown') return this.unknownOutcome(call);
-    if (placed.kind === 'started' && leader) return this.answerStarted(call, placed.release);
-    return this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
+    // A duplicate of a call this server knows attaches without admission; a new call holds a permit until its first answer.
+    const ticket = this.placement.knows(call.workflowId) ? undefined : await this.admit(call);
+    const admittedAt = performance.now();
+    let sample: Sample | undefined;
+    try {
+      const { placed, leader } = await this.placement.place(call);
+      sample = placed.kind === 'unknown' ? { kind: 'dropped' } : { kind: 'answered', latencyMs: performance.now() - admittedAt };
+      if (placed.kind === 'unknown') return this.unknownOutcome(call);
+      if (placed.kind === 'started' && leader) return await this.answerStarted(call, placed.release);
+      return await this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
+    } catch (error) {
+      if (sample === undefined && isBackendFailure(error)) sample = { kind: 'dropped' };
+      throw error;
+    } finally {
+      ticket?.release(sample);
+    }
+  }
+
+  /** A permit for a new call, or RATE_LIMITED (answered from the tool's fallback when it has one). */
+  private async admit(call: PreparedCall): Promise<Ticket> {
+    try {
+      return await this.admission.admit(call.spec.name, call.spec.priority);
+    } catch (error) {
+      if (!(error instanceof AdmissionShed)) throw error;
+      throw new GatewayRejection('RATE_LIMITED', `Holdline is at capacity and did not run ${call.spec.name}; try again in a moment`, {
+        retryAfterMs: SHED_RETRY_AFTER_MS,
+        details: { shed: error.reason },
+        cause: error,
+      });
+    }
   }
 
   private async answerStarted(call: PreparedCall, release: () => void): Promise<SubmitOutcome> {
@@ -310,7 +343,7 @@ export class Gateway {
   }
 
   private async rejection(error: unknown, context: LogContext, startedAt: number, admitted: Admitted | undefined): Promise<SubmitOutcome> {
-    if (admitted && error instanceof GatewayRejection && error.code === 'BACKEND_UNAVAILABLE') {
+    if (admitted && error instanceof GatewayRejection && (error.code === 'BACKEND_UNAVAILABLE' || error.cause instanceof AdmissionShed)) {
       const answered = await this.tryFallback(admitted, context, startedAt);
       if (answered) return answered;
     }
@@ -323,11 +356,14 @@ export class Gateway {
     if (!(error instanceof GatewayRejection) && !isShutdown(error)) this.options.logger.error({ ...context, err: error }, 'unexpected error in the gateway');
     // A stranger's request names nothing back: no tool, no call id, no schema details.
     const known = context.tenant !== undefined;
-    const envelope = errorEnvelope(rejection.code, rejection.message, context.trace_id, {
-      ...(known && context.tool !== UNKNOWN_TOOL_LABEL ? { tool: context.tool } : {}),
-      ...(known && context.call_id ? { call_id: context.call_id } : {}),
-      ...(known && rejection.details !== undefined ? { details: rejection.details } : {}),
-    });
+    const envelope = {
+      ...errorEnvelope(rejection.code, rejection.message, context.trace_id, {
+        ...(known && context.tool !== UNKNOWN_TOOL_LABEL ? { tool: context.tool } : {}),
+        ...(known && context.call_id ? { call_id: context.call_id } : {}),
+        ...(known && rejection.details !== undefined ? { details: rejection.details } : {}),
+      }),
+      ...(rejection.code === 'RATE_LIMITED' && rejection.retryAfterMs !== undefined ? { retry_after_ms: rejection.retryAfterMs } : {}),
+    };
     this.recordOutcome(envelope, context, startedAt, true);
     return { kind: 'rejected', envelope, httpStatus: rejection.httpStatus, ...(rejection.retryAfterMs ? { retryAfterMs: rejection.retryAfterMs } : {}) };
   }
@@ -380,6 +416,9 @@ function startedSummaryOf(call: PreparedCall): CallSummary {
     arguments: call.redacted,
   };
 }
+
+/** When a shed caller may try again: long enough for the spike to pass, short enough for a voice turn. */
+const SHED_RETRY_AFTER_MS = 1_000;
 
 /** The metric and log label of a call whose tool is not (yet) known to be a registry tool. */
 const UNKNOWN_TOOL_LABEL = 'unknown';

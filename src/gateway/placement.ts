@@ -86,6 +86,8 @@ export class CallPlacement {
    * the oldest are forgotten first, and a forgotten one is asked of Temporal.
    */
   private readonly known = new Map<string, Extract<Placed, { kind: 'existing' }>>();
+  /** Calls whose start Temporal did not confirm; asking again about one is not a new call. Bounded like `known`. */
+  private readonly uncertain = new Set<string>();
 
   constructor(private readonly deps: PlacementDeps) {}
 
@@ -107,6 +109,15 @@ export class CallPlacement {
     return { placed: await placing, leader };
   }
 
+  /**
+   * Whether a request for this workflow id joins a call this process placed,
+   * is placing, or could not tell about: it attaches (or resolves an unknown
+   * start) without passing admission again.
+   */
+  knows(workflowId: string): boolean {
+    return this.known.has(workflowId) || this.starting.has(workflowId) || this.uncertain.has(workflowId);
+  }
+
   /** The call's result came back: a later duplicate waits for nothing. */
   closed(workflowId: string): void {
     const known = this.known.get(workflowId);
@@ -114,7 +125,12 @@ export class CallPlacement {
   }
 
   private remember(workflowId: string, placed: Placed): void {
-    if (placed.kind === 'unknown') return;
+    if (placed.kind === 'unknown') {
+      this.uncertain.add(workflowId);
+      if (this.uncertain.size > KNOWN_CALLS) this.uncertain.delete(this.uncertain.values().next().value!);
+      return;
+    }
+    this.uncertain.delete(workflowId);
     this.known.set(workflowId, { kind: 'existing', fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: placed.kind === 'existing' && placed.closed });
     if (this.known.size > KNOWN_CALLS) this.known.delete(this.known.keys().next().value!);
   }

@@ -77,7 +77,8 @@ export function createHttpApi({ gateway, hub, feed, logger, maxBodyBytes = 64 * 
     );
     const checks = Object.fromEntries(Object.entries(readiness).map(([name, check]) => [name, check() ? 'ok' : 'not_ready']));
     const ready = temporal === 'ok' && Object.values(checks).every((state) => state === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', temporal, breaker: gateway.breaker.state, ...checks });
+    // Shedding is not "not ready": the admission state is detail for operators, never a reason to leave the load balancer.
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', temporal, breaker: gateway.breaker.state, ...checks, admission: gateway.admission.snapshot() });
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -50,6 +50,14 @@ export const ConfigSchema = z.object({
   HOLDLINE_BACKEND_TIMEOUT_MS: positiveInt(1_000),
   HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
   HOLDLINE_EXECUTION_MARGIN_MS: positiveInt(30_000),
+  // Admission of new calls: an AIMD concurrency limit, a bounded queue in front of it, degradation by priority.
+  HOLDLINE_ADMISSION: z.enum(['adaptive', 'off']).default('adaptive'),
+  HOLDLINE_ADMISSION_INITIAL_LIMIT: positiveInt(32),
+  HOLDLINE_ADMISSION_MIN_LIMIT: positiveInt(4),
+  HOLDLINE_ADMISSION_MAX_LIMIT: positiveInt(512),
+  HOLDLINE_ADMISSION_LATENCY_MS: positiveInt(100),
+  HOLDLINE_ADMISSION_QUEUE: z.coerce.number().int().min(0).default(64),
+  HOLDLINE_ADMISSION_QUEUE_MS: positiveInt(25),
   // Only when progress has no channel (split roles without Redis): how often a watched call is read.
   HOLDLINE_PROGRESS_POLL_MS: positiveInt(1_000),
   // Redis, shared by every server and worker: progress pub/sub and cluster-wide limits.
@@ -98,6 +106,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parsed.data;
   if (config.NODE_ENV === 'production' && !config.HOLDLINE_JWT_SECRET && !config.HOLDLINE_JWT_KEYS && !config.HOLDLINE_JWKS_URL) {
     throw new ConfigError('Invalid configuration:\n  HOLDLINE_JWT_SECRET is required when NODE_ENV=production (or HOLDLINE_JWT_KEYS, or HOLDLINE_JWKS_URL)');
+  }
+  if (config.HOLDLINE_ADMISSION_MIN_LIMIT > config.HOLDLINE_ADMISSION_MAX_LIMIT) {
+    throw new ConfigError('Invalid configuration:\n  HOLDLINE_ADMISSION_MIN_LIMIT must not exceed HOLDLINE_ADMISSION_MAX_LIMIT');
   }
   if (!config.HOLDLINE_DEPLOYMENT_NAME !== !config.HOLDLINE_BUILD_ID) {
     throw new ConfigError('Invalid configuration:\n  HOLDLINE_DEPLOYMENT_NAME and HOLDLINE_BUILD_ID go together: set both to run a versioned worker, or neither');

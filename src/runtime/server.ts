@@ -7,6 +7,7 @@ import type { ToolSource } from '../contracts/tool-source';
 import type { ProgressSubscriber } from '../contracts/progress-channel';
 import { CallFeed, Gateway, GatewayMetrics, ProgressHub, type ProgressSource, TemporalCalls, TenantPolicy, TokenVerifier, ToolRegistry } from '../gateway';
 import type { GatewayLimits } from '../gateway/gateway';
+import type { AdmissionSettings } from '../gateway/admission';
 import { createHttpApi } from '../http/app';
 import { CallControl } from '../gateway';
 import { attachRealtime } from '../session/realtime-server';
@@ -62,6 +63,8 @@ export interface HoldlineServerOptions {
   temporalUiUrl?: string | null;
   /** Redis shared by every server and worker (progress, cluster-wide limits). Default: none, each process on its own. */
   redisUrl?: string;
+  /** Admission of new calls; see `AdmissionSettings` for the defaults. */
+  admission?: AdmissionSettings;
 }
 
 export interface HoldlineServer {
@@ -100,6 +103,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     ...(options.tenantPolicy ? { tenantPolicy: options.tenantPolicy } : {}),
     feed,
     ...(limitsRedis ? { limitsRedis } : {}),
+    ...(options.admission ? { admission: options.admission } : {}),
   });
   verifier.onFailure((reason) => gateway.metrics.authFailures.inc({ reason }));
   const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), progressSourceOf(options), options.logger);
@@ -158,6 +162,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
       if (closed) return;
       closed = true;
       await realtime.close();
+      gateway.admission.close();
       feed.close();
       hub.close();
       await calls.close();

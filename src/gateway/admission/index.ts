@@ -1,0 +1,185 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ToolPriority } from '../../contracts/tool-spec';
+import { ClusterAdmission } from './cluster';
+import { AdmissionShed, ConcurrencyGate, type Permit, type ShedReason } from './gate';
+import { AimdLimiter, type Sample } from './limiter';
+import { AdmissionMetrics } from './metrics';
+import { DegradationModes, MODE_LEVEL, type DegradationMode, type ModeOptions } from './modes';
+
+export { AdmissionShed, ConcurrencyGate, type Permit, type ShedReason } from './gate';
+export { AimdLimiter, type Sample } from './limiter';
+export { DegradationModes, DEGRADATION_MODES, type DegradationMode } from './modes';
+export { ClusterAdmission, ADMISSION_KEY, type AdmissionReport } from './cluster';
+
+/** How new calls are admitted. Defaults are those of the configuration (HOLDLINE_ADMISSION_*). */
+export interface AdmissionSettings {
+  /** `off` admits every call at once, as before admission existed (for comparison). Default `adaptive`. */
+  mode?: 'adaptive' | 'off';
+  /** Default 32. */
+  initialLimit?: number;
+  /** Default 4. */
+  minLimit?: number;
+  /** Default 512. */
+  maxLimit?: number;
+  /** Temporal's answer to a start slower than this lowers the limit. Default 100 ms. */
+  latencyTargetMs?: number;
+  /** Calls that may wait for admission at once. Default 64. */
+  queueLength?: number;
+  /** Longest wait before a call is shed; with the pipeline before it, a shed call is answered within 50 ms. Default 25 ms. */
+  queueMs?: number;
+  /** Hysteresis of the degradation mode. */
+  modes?: ModeOptions;
+  /** How often the mode is re-evaluated. Default 250 ms. */
+  tickMs?: number;
+}
+
+export interface AdmissionOptions extends AdmissionSettings {
+  registry: Registry;
+  logger: Logger;
+  /** Shared by the servers: each sees whether the others shed (see `ClusterAdmission`). Default: none. */
+  redis?: Redis;
+}
+
+/** An admitted call's permit. */
+export interface Ticket {
+  /** Gives the permit back, with how Temporal answered the start when it did; only the first call counts. */
+  release(sample?: Sample): void;
+}
+
+/** What `/readyz` shows. `limit` is null when admission is off. */
+export interface AdmissionSnapshot {
+  mode: DegradationMode;
+  limit: number | null;
+  in_flight: number;
+  queue: number;
+}
+
+/**
+ * Admission of new calls: a concurrency limit adapted by AIMD (see
+ * `AimdLimiter`), a bounded priority queue in front of it (`ConcurrencyGate`),
+ * and the degradation mode (`DegradationModes`) that sheds low-priority calls
+ * first. Only a new call passes here; everything about a call already admitted
+ * (results, progress, approvals, cancels, reads, streams) and every duplicate
+ * this server knows bypass it.
+ *
+ * A call holds its permit from admission until its first answer (the ack, or
+ * the result within the ack window). Its sample for the limiter is the time
+ * from the permit to Temporal's answer to the start: the work every new call
+ * puts on the shared backend, and the part that grows when Temporal is
+ * overloaded. A tool's own runtime is not congestion and is left out.
+ */
+export class Admission {
+  private readonly adaptive: boolean;
+  private readonly limiter: AimdLimiter;
+  private readonly gate: ConcurrencyGate;
+  private readonly modes: DegradationModes;
+  private readonly metrics: AdmissionMetrics;
+  private readonly cluster: ClusterAdmission | undefined;
+  private readonly queueLength: number;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private overflowSheds = 0;
+  private effective: DegradationMode = 'normal';
+
+  constructor(private readonly options: AdmissionOptions) {
+    this.adaptive = (options.mode ?? 'adaptive') === 'adaptive';
+    this.limiter = new AimdLimiter({
+      initial: options.initialLimit ?? 32,
+      min: options.minLimit ?? 4,
+      max: options.maxLimit ?? 512,
+      targetMs: options.latencyTargetMs ?? 100,
+    });
+    this.queueLength = this.adaptive ? (options.queueLength ?? 64) : 0;
+    this.gate = new ConcurrencyGate({
+      limit: this.adaptive ? () => this.limiter.limit : () => Number.POSITIVE_INFINITY,
+      queueLength: this.queueLength,
+      queueMs: options.queueMs ?? 25,
+    });
+    this.modes = new DegradationModes(options.modes);
+    this.metrics = new AdmissionMetrics(options.registry, () => ({
+      limit: this.adaptive ? this.limiter.limit : Number.POSITIVE_INFINITY,
+      inFlight: this.gate.inFlight,
+      queued: this.gate.queued,
+      mode: this.effective,
+    }));
+    if (this.adaptive) {
+      this.timer = setInterval(() => this.evaluate(), options.tickMs ?? 250);
+      this.timer.unref();
+    }
+    if (options.redis) {
+      this.cluster = new ClusterAdmission(options.redis, { report: () => this.report(), logger: options.logger });
+      this.cluster.start();
+    }
+  }
+
+  get mode(): DegradationMode {
+    return this.effective;
+  }
+
+  snapshot(): AdmissionSnapshot {
+    return { mode: this.effective, limit: this.adaptive ? this.limiter.limit : null, in_flight: this.gate.inFlight, queue: this.gate.queued };
+  }
+
+  /** A permit for a new call of `tool`, or `AdmissionShed` (counted) when the call is to be shed. */
+  async admit(tool: string, priority: ToolPriority): Promise<Ticket> {
+    if (this.shedsForPriority(priority)) throw this.shed(tool, 'priority');
+    let permit: Permit;
+    try {
+      permit = await this.gate.acquire(priority);
+    } catch (error) {
+      if (error instanceof AdmissionShed) {
+        this.overflowSheds++;
+        throw this.shed(tool, error.reason);
+      }
+      throw error;
+    }
+    this.metrics.wait.observe(permit.waitedMs / 1000);
+    let sampled = false;
+    return {
+      release: (sample) => {
+        if (sample && !sampled && this.adaptive) this.limiter.observe(sample, this.gate.inFlight);
+        sampled = true;
+        permit.release();
+      },
+    };
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.cluster?.close();
+    this.gate.close();
+  }
+
+  private shedsForPriority(priority: ToolPriority): boolean {
+    if (!this.adaptive || priority === 'critical') return false;
+    return this.effective === 'shedding' || (this.effective === 'degraded' && priority === 'low');
+  }
+
+  private shed(tool: string, reason: ShedReason): AdmissionShed {
+    this.metrics.shed.inc({ tool, reason });
+    return new AdmissionShed(reason);
+  }
+
+  private report() {
+    return { limit: this.adaptive ? this.limiter.limit : 0, in_flight: this.gate.inFlight, queue: this.gate.queued, mode: this.effective };
+  }
+
+  /** One look at the pressure: the local mode, raised to the cluster's floor. */
+  private evaluate(): void {
+    const occupancy = this.queueLength > 0 ? this.gate.queued / this.queueLength : 0;
+    const local = this.modes.observe({ occupancy, overflowSheds: this.overflowSheds }, performance.now());
+    this.overflowSheds = 0;
+    const floor = this.cluster?.floor() ?? 'normal';
+    const next = MODE_LEVEL[floor] > MODE_LEVEL[local] ? floor : local;
+    if (next === this.effective) return;
+    const previous = this.effective;
+    this.effective = next;
+    const fields = { mode: next, previous, limit: this.limiter.limit, in_flight: this.gate.inFlight, queue: this.gate.queued, ...(floor !== 'normal' ? { cluster: floor } : {}) };
+    if (MODE_LEVEL[next] > MODE_LEVEL[previous]) {
+      this.options.logger.warn(fields, next === 'shedding' ? 'shedding new calls below critical priority' : 'degraded: shedding low-priority new calls');
+    } else {
+      this.options.logger.info(fields, next === 'normal' ? 'admission back to normal' : 'shedding eased: only low-priority new calls are shed');
+    }
+  }
+}
