@@ -8,13 +8,20 @@ export interface SupportToolDeps {
   /** SQLite (`OrderStore`) or PostgreSQL (`PostgresOrderStore`). */
   store: SupportStore;
   refundTimings?: Partial<RefundTimings>;
+  /**
+   * Milliseconds each store request of the tools waits first, read at each
+   * request: a slow database, for tests and benchmarks of a slow downstream.
+   * The fallback reads without it, as a replica would. Default 0.
+   */
+  storeDelayMs?: number | (() => number);
 }
 
 /** The example tools of a customer-support voice agent, on the given store. */
-export function createSupportTools({ store, refundTimings }: SupportToolDeps): ToolImplementation[] {
+export function createSupportTools({ store: primary, refundTimings, storeDelayMs }: SupportToolDeps): ToolImplementation[] {
+  const store = storeDelayMs ? delayed(primary, typeof storeDelayMs === 'number' ? () => storeDelayMs : storeDelayMs) : primary;
   const lookup = implementTool(lookupOrder, async ({ order_id }, ctx) => readOrder(store, ctx.tenantId, order_id), {
-    // While Temporal is unreachable the server answers from the store directly: a read, deterministic.
-    fallback: async ({ order_id }, caller) => readOrder(store, caller.tenantId, order_id),
+    // While Temporal is unreachable (or the tool's breaker is open) the server answers from the store directly: a read, deterministic.
+    fallback: async ({ order_id }, caller) => readOrder(primary, caller.tenantId, order_id),
   });
 
   const refund = implementTool(refundOrder, refundOrderHandler(store, { ...DEFAULT_REFUND_TIMINGS, ...refundTimings }));
@@ -33,6 +40,21 @@ export function createSupportTools({ store, refundTimings }: SupportToolDeps): T
   });
 
   return [lookup, refund, cancel];
+}
+
+/** The store, each request waiting `delayMs()` first. */
+function delayed(store: SupportStore, delayMs: () => number): SupportStore {
+  return new Proxy(store, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function' || name === 'close') return value;
+      return async (...args: unknown[]) => {
+        const ms = delayMs();
+        if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }
 
 /** An order as the caller's tenant may see it; another tenant's order is "not found". */

@@ -23,6 +23,7 @@ import { CallPlacement, type Admitted, type LogContext, type PreparedCall } from
 import type { TemporalCalls } from './temporal-calls';
 import type { CallFeed } from './call-feed';
 import { inSpan, recordSubmitOutcome, SPAN_ATTRIBUTES, type Span } from './tracing';
+import { ToolBreakers, ToolRefusal, type ToolBreakerSettings } from './tool-breakers';
 import { Admission, AdmissionShed, type AdmissionSettings, type Sample, type Ticket } from './admission';
 import { isBackendFailure } from './temporal-calls';
 
@@ -58,6 +59,8 @@ export interface GatewayOptions {
    * does not answer). Owned by the caller. Default: none, limits per process.
    */
   limitsRedis?: Redis;
+  /** Per-tool circuit breakers and in-flight bounds (see `ToolBreakers`). Default: as `TOOL_BREAKER_DEFAULTS`. */
+  toolBreakers?: ToolBreakerSettings;
   /** Admission of new calls (adaptive limit, queue, degradation); with `limitsRedis`, informed by the other servers. Default: adaptive, as configured by default. */
   admission?: AdmissionSettings;
 }
@@ -110,6 +113,8 @@ const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly breaker: CircuitBreaker;
+  /** One breaker per tool, fed by its calls' final envelopes: a failing downstream is answered at once. */
+  readonly toolBreakers: ToolBreakers;
   /** Admission of new calls; its state is in `/readyz` and the metrics. Closed by its owner with `close()`. */
   readonly admission: Admission;
   private readonly results: CallResults;
@@ -132,9 +137,11 @@ export class Gateway {
     this.metrics.setBreaker('closed');
     const limiters = limitersOf(options.limits, options.limitsRedis ? { redis: options.limitsRedis, metrics: this.metrics, logger: options.logger } : undefined);
     this.admission = new Admission({ ...options.admission, registry: this.metrics.registry, logger: options.logger, ...(options.limitsRedis ? { redis: options.limitsRedis } : {}) });
+    this.toolBreakers = new ToolBreakers({ ...options.toolBreakers, registry: this.metrics.registry, logger: options.logger, tools: options.registry.specs().map((spec) => spec.name) });
     this.placement = new CallPlacement({
       calls: options.calls,
       breaker: this.breaker,
+      toolBreakers: this.toolBreakers,
       rateLimiter: limiters.rate,
       inFlight: limiters.inFlight,
       logger: options.logger,
@@ -288,10 +295,12 @@ export class Gateway {
     completion.then(
       (envelope) => {
         settle();
+        this.toolBreakers.settle(call.workflowId, envelope);
         this.recordOutcome(envelope, call.context, call.startedAt);
       },
       (error: unknown) => {
         settle();
+        this.toolBreakers.abandon(call.workflowId);
         if (!isShutdown(error)) this.options.logger.error({ ...call.context, err: error }, 'waiting for a result failed');
       },
     );
@@ -343,6 +352,7 @@ export class Gateway {
   }
 
   private async rejection(error: unknown, context: LogContext, startedAt: number, admitted: Admitted | undefined): Promise<SubmitOutcome> {
+    if (admitted && error instanceof ToolRefusal) return this.refuseTool(error, admitted, context, startedAt);
     if (admitted && error instanceof GatewayRejection && (error.code === 'BACKEND_UNAVAILABLE' || error.cause instanceof AdmissionShed)) {
       const answered = await this.tryFallback(admitted, context, startedAt);
       if (answered) return answered;
@@ -366,6 +376,16 @@ export class Gateway {
     };
     this.recordOutcome(envelope, context, startedAt, true);
     return { kind: 'rejected', envelope, httpStatus: rejection.httpStatus, ...(rejection.retryAfterMs ? { retryAfterMs: rejection.retryAfterMs } : {}) };
+  }
+
+  /** A call its tool's breaker refused: the tool's fallback answers it, else a fast retryable TOOL_FAILED. Nothing started. */
+  private async refuseTool(refusal: ToolRefusal, admitted: Admitted, context: LogContext, startedAt: number): Promise<SubmitOutcome> {
+    const answered = await this.tryFallback(admitted, context, startedAt);
+    this.toolBreakers.refused(refusal.tool, answered ? 'fallback' : 'failed');
+    if (answered) return answered;
+    const envelope = refusal.envelope(context.trace_id, context.call_id);
+    this.recordOutcome(envelope, context, startedAt, true);
+    return { kind: 'rejected', envelope, httpStatus: refusal.httpStatus, retryAfterMs: refusal.retryAfterMs };
   }
 
   /** Answers a read tool from its fallback while Temporal is unreachable. */

@@ -4,6 +4,7 @@ import type { ExecutionPlan } from '../contracts/tool-call';
 import type { ToolCallInput } from '../contracts/tool-call';
 import type { Principal } from './auth';
 import type { CircuitBreaker } from './breaker';
+import type { ToolBreakers } from './tool-breakers';
 import type { CallMemo } from './call-memo';
 import type { GiveBack, SessionInFlightLimit, TenantRateLimit } from './limits';
 import { executionTimeoutOf, isBackendFailure, neverReachedTemporal, type TemporalCalls } from './temporal-calls';
@@ -64,6 +65,8 @@ const SLOT_LEASE_SLACK_MS = 60_000;
 export interface PlacementDeps {
   calls: TemporalCalls;
   breaker: CircuitBreaker;
+  /** Per-tool breakers: a new start passes its tool's breaker after Temporal's. Default: none. */
+  toolBreakers?: ToolBreakers;
   rateLimiter: TenantRateLimit;
   inFlight: SessionInFlightLimit;
   logger: Logger;
@@ -101,10 +104,18 @@ export class CallPlacement {
       placing = this.admitAndStart(call);
       this.starting.set(call.workflowId, placing);
       const forget = () => this.starting.delete(call.workflowId);
-      placing.then((placed) => {
-        forget();
-        this.remember(call.workflowId, placed);
-      }, forget);
+      placing.then(
+        (placed) => {
+          forget();
+          this.remember(call.workflowId, placed);
+          // Only a call started here reports its outcome to its tool's breaker.
+          if (placed.kind !== 'started') this.deps.toolBreakers?.abandon(call.workflowId);
+        },
+        () => {
+          forget();
+          this.deps.toolBreakers?.abandon(call.workflowId);
+        },
+      );
     }
     return { placed: await placing, leader };
   }
@@ -161,6 +172,7 @@ export class CallPlacement {
 
     try {
       await this.deps.breaker.admit();
+      this.deps.toolBreakers?.admit(call.spec.name, workflowId);
     } catch (error) {
       undo();
       throw error;

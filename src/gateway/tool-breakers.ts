@@ -1,7 +1,8 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhenResult, type CircuitBreakerPolicy } from 'cockatiel';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { ResultEnvelope } from '../contracts/envelope';
+import { errorEnvelope } from '../contracts/envelope-builders';
+import type { ErrorEnvelope, ResultEnvelope } from '../contracts/envelope';
 import { GatewayRejection } from './rejection';
 
 /** Settings of the per-tool breakers; every field has a default. */
@@ -56,6 +57,15 @@ export class ToolRefusal extends GatewayRejection {
     retryAfterMs: number,
   ) {
     super('TOOL_FAILED', messageOf(tool, reason), { httpStatus: 503, retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)), details: { breaker: reason } });
+  }
+
+  /** What the caller hears: retryable, and when (HTTP adds `Retry-After`). */
+  envelope(traceId: string, callId: string | undefined): ErrorEnvelope & { retry_after_ms: number } {
+    const retryAfterMs = this.retryAfterMs ?? 1_000;
+    return {
+      ...errorEnvelope('TOOL_FAILED', this.message, traceId, { tool: this.tool, ...(callId ? { call_id: callId } : {}), retryable: true, details: this.details }),
+      retry_after_ms: retryAfterMs,
+    };
   }
 }
 
@@ -139,7 +149,8 @@ export class ToolBreakers {
     const wasOpen = policy.state === CircuitState.Open;
     // Runs synchronously up to the call of `verdict`: when open and cooled down, this call became the probe (half-open).
     const execution = policy.execute(() => verdict);
-    if (wasOpen && policy.state !== CircuitState.HalfOpen) {
+    const now = policy.state as CircuitState;
+    if (wasOpen && now !== CircuitState.HalfOpen) {
       execution.catch(() => undefined);
       // cockatiel keeps the moment it opened to itself: the whole cooldown bounds the wait.
       throw new ToolRefusal(tool, 'open', this.settings.cooldownMs);

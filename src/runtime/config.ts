@@ -49,6 +49,10 @@ export const ConfigSchema = z.object({
   HOLDLINE_TENANT_BURST: positiveInt(100),
   HOLDLINE_BACKEND_TIMEOUT_MS: positiveInt(1_000),
   HOLDLINE_BREAKER_COOLDOWN_MS: positiveInt(2_000),
+  // Per-tool breakers: consecutive failing calls that open one, how long it stays open, calls of one tool outstanding per server.
+  HOLDLINE_TOOL_BREAKER_THRESHOLD: positiveInt(5),
+  HOLDLINE_TOOL_BREAKER_COOLDOWN_MS: positiveInt(5_000),
+  HOLDLINE_TOOL_MAX_IN_FLIGHT: positiveInt(50),
   HOLDLINE_EXECUTION_MARGIN_MS: positiveInt(30_000),
   // Admission of new calls: an AIMD concurrency limit, a bounded queue in front of it, degradation by priority.
   HOLDLINE_ADMISSION: z.enum(['adaptive', 'off']).default('adaptive'),

@@ -15,6 +15,8 @@ import { SessionStore } from '../session/session-store';
 import { TemporalSessionRecords } from './session-records';
 import { modelEndpoint, type ModelTarget } from '../session/upstream';
 import { openRedis } from './redis';
+import type { ToolBreakerSettings } from '../gateway/tool-breakers';
+import { watchTaskQueuePollers } from '../gateway/task-queue-pollers';
 
 export interface HoldlineServerOptions {
   /** Owned by the server from now on: `close()` closes its connection. */
@@ -35,6 +37,10 @@ export interface HoldlineServerOptions {
   /** Added to each call's budget for its workflow's execution timeout; default 30 s. */
   executionMarginMs?: number;
   breakerCooldownMs: number;
+  /** Per-tool breakers and in-flight bounds; see `ToolBreakerSettings` for the defaults. */
+  toolBreakers?: ToolBreakerSettings;
+  /** How often the task queue's pollers are read for `holdline_task_queue_pollers`. Default 15 s. */
+  pollersEveryMs?: number;
   /** Where workers publish progress. Without one, watched calls are read from Temporal every `progressPollMs`. */
   progress?: ProgressSubscriber;
   progressPollMs: number;
@@ -103,9 +109,17 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     ...(options.tenantPolicy ? { tenantPolicy: options.tenantPolicy } : {}),
     feed,
     ...(limitsRedis ? { limitsRedis } : {}),
+    ...(options.toolBreakers ? { toolBreakers: options.toolBreakers } : {}),
     ...(options.admission ? { admission: options.admission } : {}),
   });
   verifier.onFailure((reason) => gateway.metrics.authFailures.inc({ reason }));
+  const stopPollers = watchTaskQueuePollers({
+    client: options.client,
+    taskQueue: options.taskQueue,
+    registry: gateway.metrics.registry,
+    logger: options.logger,
+    ...(options.pollersEveryMs ? { everyMs: options.pollersEveryMs } : {}),
+  });
   const hub: ProgressHub = new ProgressHub(calls, (call) => gateway.completionOf(call), progressSourceOf(options), options.logger);
   const production = options.production ?? process.env.NODE_ENV === 'production';
   const app = createHttpApi({
@@ -161,6 +175,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     close: async () => {
       if (closed) return;
       closed = true;
+      stopPollers();
       await realtime.close();
       gateway.admission.close();
       feed.close();

@@ -10,6 +10,7 @@ import type { ToolImplementation } from '../../src/activities';
 import type { ToolSource } from '../../src/contracts/tool-source';
 import type { RefundTimings } from '../../examples/support-desk/refund-order';
 import type { GatewayLimits } from '../../src/gateway/gateway';
+import type { ToolBreakerSettings } from '../../src/gateway/tool-breakers';
 import { TenantPolicy, type TenantsConfig, type TokenVerifier } from '../../src/gateway';
 import { fallbacksOf } from '../../src/runtime/holdline';
 import { createHoldlineServer, type HoldlineServer } from '../../src/runtime/server';
@@ -34,6 +35,12 @@ export interface HarnessOptions {
   /** Margin of each call's workflow execution timeout beyond its budget. */
   executionMarginMs?: number;
   breakerCooldownMs?: number;
+  /** Per-tool breakers; default as in production. */
+  toolBreakers?: ToolBreakerSettings;
+  /** How often the server reads the task queue's pollers. Default 15 s. */
+  pollersEveryMs?: number;
+  /** Delay of each call of the support-desk store by its tools (not their fallback), read at each call. Default none. */
+  storeDelayMs?: () => number;
   spokenProgressEveryMs?: number;
   resumeWindowMs?: number;
   /** How long the scripted model takes to say an answer. */
@@ -109,7 +116,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = new OrderStore(storePath);
   const probe: ToolProbe = { stopped: new Set(), attempts: new Map() };
   const tools: ToolImplementation[] = [
-    ...createSupportTools({ store: options.supportStore ?? store, refundTimings: { stageMs: 300, progressEveryMs: 100, ...options.refundTimings } }),
+    ...createSupportTools({
+      store: options.supportStore ?? store,
+      refundTimings: { stageMs: 300, progressEveryMs: 100, ...options.refundTimings },
+      ...(options.storeDelayMs ? { storeDelayMs: options.storeDelayMs } : {}),
+    }),
     ...createTestTools(probe),
     ...(options.tools ?? []),
   ];
@@ -154,6 +165,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     backendTimeoutMs: options.backendTimeoutMs ?? 1_000,
     ...(options.executionMarginMs !== undefined ? { executionMarginMs: options.executionMarginMs } : {}),
     breakerCooldownMs: options.breakerCooldownMs ?? 500,
+    ...(options.toolBreakers ? { toolBreakers: options.toolBreakers } : {}),
+    ...(options.pollersEveryMs ? { pollersEveryMs: options.pollersEveryMs } : {}),
     ...(progress ? { progress } : {}),
     progressPollMs: 50,
     fallbacks: fallbacksOf(tools),
