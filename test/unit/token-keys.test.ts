@@ -139,6 +139,11 @@ describe('TokenVerifier with several keys', () => {
     await expect(verifier.verify(token)).resolves.toMatchObject({ userId: 'bob' });
     verifier.replaceKeys(keyList(), 'a');
     expect(decodeProtectedHeader(await verifier.issue({ tenantId: 'acme', userId: 'bob', scopes: [] })).kid).toBe('a');
+    // A key file says which key signs by marking it, so a reload can move signing to a new key.
+    const marked = new TokenVerifier(importVerificationKeys([{ kid: 'a', alg: 'HS256', secret: SECRET_A }, { kid: 'b', alg: 'HS256', secret: SECRET_B, signing: true }]));
+    expect(decodeProtectedHeader(await marked.issue({ tenantId: 'acme', userId: 'bob', scopes: [] })).kid).toBe('b');
+    expect(() => importVerificationKeys([{ kid: 'a', alg: 'HS256', secret: SECRET_A, signing: true }, { kid: 'b', alg: 'HS256', secret: SECRET_B, signing: true }])).toThrow(/several keys are marked signing/);
+    expect(() => importVerificationKeys([{ kid: 'rs', alg: 'RS256', publicKey: rsaPem, signing: true }])).toThrow(/Unrecognized key/);
     // Several HS256 keys and no signing kid: there is no telling which to sign with.
     await expect(new TokenVerifier(keyList()).issue({ tenantId: 'acme', userId: 'bob', scopes: [] })).rejects.toThrow(/HOLDLINE_JWT_SIGNING_KID/);
   });
