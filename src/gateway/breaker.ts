@@ -32,6 +32,11 @@ export interface BreakerOptions {
  *
  * Only failures that mean "Temporal did not answer" count: throttling is
  * backpressure, not an outage, and never trips the breaker.
+ *
+ * Not on cockatiel, as the per-tool breakers are (tool-breakers.ts): its
+ * half-open state lets one caller's call through as the probe and closes at
+ * once, while this one probes with a ping that risks no call and then ramps
+ * admission up gradually, which cockatiel's breaker has no place for.
  */
 export class CircuitBreaker {
   private failures = 0;
