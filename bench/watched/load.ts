@@ -13,10 +13,10 @@ export interface PhasePlan {
   calls: number;
   /** Of them, how many a realtime session starts (one session each) when the phase is watched; the rest are HTTP calls. */
   realtime: number;
-  /** How long each call runs, and how often it reports progress. */
+  /** Each call runs until the bench cancels it after the window, or this long at most; and reports progress every `intervalMs`. */
   durationMs: number;
   intervalMs: number;
-  /** The CPU window, once every call runs and every reader listens; shortened if calls would end inside it. */
+  /** The CPU window, once every call runs and every reader listens. */
   windowMs: number;
   /** Pause between the last reader attaching and the window. */
   settleMs: number;
@@ -27,6 +27,8 @@ export interface PhasePlan {
 export interface PhaseTarget {
   http: HoldlineHttp;
   url: string;
+  /** For cancelling the HTTP calls. */
+  token: string;
   /** For realtime sessions (the user whose sessions may be many). */
   realtimeToken: string;
   pids: Record<Measured, number>;
@@ -40,6 +42,8 @@ export interface PhaseResult {
   /** Why a start failed, with how many times. */
   refusals: Map<string, number>;
   startMs: number;
+  /** Starts answered BACKEND_UNAVAILABLE (or no answer) and sent again with the same key. */
+  retried: number;
   cpu: ProcessCpu<Measured>;
   /** Emitted → received, ms, for progress emitted inside the CPU window (full load). */
   latency: number[];
@@ -47,10 +51,12 @@ export interface PhaseResult {
   latencyAll: number[];
   /** Progress events that were a replay of an update emitted before the reader attached (not a latency). */
   replayed: number;
-  /** SSE streams and realtime calls that ended with their result / calls that ended another way / never. */
+  /** Calls that ended cancelled, as the bench asked after the window / that ended another way / that never ended. */
   completed: number;
   failed: number;
   lost: number;
+  /** How the calls that did not end cancelled ended, with how many. */
+  otherwise: Map<string, number>;
 }
 
 interface Reader {
@@ -75,6 +81,7 @@ export async function runPhase(target: PhaseTarget, plan: PhasePlan, watched: bo
     else samples.push({ emittedAt, latency: receivedAt - emittedAt });
   };
   const refusals = new Map<string, number>();
+  let retried = 0;
   const refused = (reason: string) => refusals.set(reason, (refusals.get(reason) ?? 0) + 1);
   const args = { duration_ms: plan.durationMs, interval_ms: plan.intervalMs };
   const runKey = randomUUID().slice(0, 8);
@@ -83,10 +90,17 @@ export async function runPhase(target: PhaseTarget, plan: PhasePlan, watched: bo
   const httpCalls = watched ? plan.calls - plan.realtime : plan.calls;
   const sessions: RealtimeCall[] = [];
   const startedAt = performance.now();
-  const firstStart = Date.now();
 
   await pool(httpCalls, plan.concurrency, async (i) => {
-    const answer = await target.http.call('bench_long_progress', args, `watched-${runKey}-${i}`).catch((error: unknown) => ({ status: 0, body: String(error) }));
+    const key = `watched-${runKey}-${i}`;
+    const send = () => target.http.call('bench_long_progress', args, key).catch((error: unknown) => ({ status: 0, body: String(error) }));
+    let answer = await send();
+    // As a client would: BACKEND_UNAVAILABLE and shedding (RATE_LIMITED) are retryable, and the same key attaches if the first start went through.
+    for (let retry = 0; retry < 10 && (answer.status === 503 || answer.status === 429 || answer.status === 0); retry++) {
+      retried++;
+      await delay(1_000);
+      answer = await send();
+    }
     if (answer.status !== 202) return refused(`HTTP ${answer.status} ${JSON.stringify(answer.body).slice(0, 120)}`);
     const callId = String(answer.body.call_id);
     callIds.push(callId);
@@ -115,12 +129,10 @@ export async function runPhase(target: PhaseTarget, plan: PhasePlan, watched: bo
   // Every SSE reader listening (its `accepted` event arrived) before the window opens.
   const attachDeadline = Date.now() + 30_000;
   while (readers.some((r) => r.attachedAt === undefined) && Date.now() < attachDeadline) await delay(50);
-  say(`  ${acked} of ${plan.calls} calls acked in ${(startMs / 1000).toFixed(1)} s${watched ? `, ${readers.filter((r) => r.attachedAt !== undefined).length} readers listening` : ''}${refusals.size ? `; not started: ${[...refusals].map(([reason, n]) => `${n}× ${reason}`).join('; ')}` : ''}; settling ${plan.settleMs / 1000} s`);
+  say(`  ${acked} of ${plan.calls} calls acked in ${(startMs / 1000).toFixed(1)} s${watched ? `, ${readers.filter((r) => r.attachedAt !== undefined).length} readers listening` : ''}${retried ? `; ${retried} starts retried after BACKEND_UNAVAILABLE` : ''}${refusals.size ? `; not started: ${[...refusals].map(([reason, n]) => `${n}× ${reason}`).join('; ')}` : ''}; settling ${plan.settleMs / 1000} s`);
   await delay(plan.settleMs);
 
-  // The first calls end `durationMs` after they started: the window closes before, so every call runs throughout it.
-  const windowMs = Math.min(plan.windowMs, firstStart + plan.durationMs - 3_000 - Date.now());
-  if (windowMs < 3_000) throw new Error(`starting the calls took too long: ${(startMs / 1000).toFixed(1)} s leaves no window inside ${plan.durationMs / 1000} s calls`);
+  const windowMs = plan.windowMs;
   say(`  measuring CPU for ${(windowMs / 1000).toFixed(1)} s`);
   const meter = startProcessCpuMeter(target.pids);
   const windowStart = Date.now();
@@ -128,22 +140,34 @@ export async function runPhase(target: PhaseTarget, plan: PhasePlan, watched: bo
   const cpu = meter.stop();
   const windowEnd = Date.now();
 
-  say('  waiting for the calls to finish');
+  say('  cancelling the calls and waiting for them to end');
+  // A realtime user cancels by speaking over the model (barge-in); an HTTP caller asks for it.
+  for (const session of sessions) session.bargeIn();
+  let cancelRefused = 0;
+  await pool(callIds.length, plan.concurrency, async (i) => {
+    if (!(await cancel(target.url, target.token, callIds[i]!))) cancelRefused++;
+  });
+  if (cancelRefused) say(`  ${cancelRefused} cancel requests not accepted`);
   let completed = 0;
   let failed = 0;
+  const otherwise = new Map<string, number>();
+  const endedOtherwise = (how: string) => {
+    failed++;
+    otherwise.set(how, (otherwise.get(how) ?? 0) + 1);
+  };
   if (watched) {
     const outcomes = await Promise.all(readers.map((r) => r.done));
     for (const outcome of outcomes) {
-      if (outcome === 'completed') completed++;
-      else if (outcome !== undefined) failed++;
+      if (outcome === 'cancelled') completed++;
+      else if (outcome !== undefined) endedOtherwise(outcome);
     }
     for (const session of sessions) session.close();
   } else {
     // After the window: reading results now does not count against the unwatched figure.
     await pool(callIds.length, plan.concurrency, async (i) => {
-      const answer = await target.http.result(callIds[i]!, plan.durationMs + 30_000).catch(() => undefined);
-      if (answer?.body?.status === 'ok') completed++;
-      else if (answer?.body?.status) failed++;
+      const answer = await target.http.result(callIds[i]!, 60_000).catch(() => undefined);
+      if (answer?.body?.error_code === 'CANCELLED') completed++;
+      else if (answer?.body?.status) endedOtherwise(String(answer.body.error_code ?? answer.body.status));
     });
   }
   return {
@@ -152,6 +176,7 @@ export async function runPhase(target: PhaseTarget, plan: PhasePlan, watched: bo
     acked,
     refusals,
     startMs,
+    retried,
     cpu,
     latency: samples.filter((s) => s.emittedAt >= windowStart && s.emittedAt < windowEnd).map((s) => s.latency),
     latencyAll: samples.map((s) => s.latency),
@@ -159,7 +184,25 @@ export async function runPhase(target: PhaseTarget, plan: PhasePlan, watched: bo
     completed,
     failed,
     lost: acked - completed - failed,
+    otherwise,
   };
+}
+
+/** Asks Holdline to cancel a call; true when it took the request (or the call had ended). */
+async function cancel(url: string, token: string, callId: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const status = await fetch(`${url}/v1/tool-calls/${encodeURIComponent(callId)}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) }).then(
+      async (response) => {
+        await response.arrayBuffer();
+        return response.status;
+      },
+      () => 0,
+    );
+    if (status === 200 || status === 202) return true;
+    if (status !== 503 && status !== 0) return false;
+    await delay(1_000);
+  }
+  return false;
 }
 
 /** Reads one call's SSE stream to its end; resolves with the terminal event's name (completed, failed, cancelled), or undefined. */
@@ -171,7 +214,7 @@ async function readStream(http: HoldlineHttp, callId: string, timeoutMs: number,
       ({ event, data, receivedAt }) => {
         if (event === 'accepted') on.opened();
         else if (event === 'progress') on.progress(String(data?.progress?.message), receivedAt);
-        else terminal = event;
+        else terminal = event === 'cancelled' ? event : `${event} ${String(data?.result?.error_code ?? '')}`.trim();
       },
       timeoutMs,
     );
@@ -184,6 +227,7 @@ async function readStream(http: HoldlineHttp, callId: string, timeoutMs: number,
 /** One realtime session whose model makes one long call: the session acks it and forwards its progress. */
 class RealtimeCall {
   readonly reader: Reader;
+
   private settle!: (terminal: string | undefined) => void;
 
   private constructor(private readonly socket: WebSocket) {
@@ -196,7 +240,7 @@ class RealtimeCall {
     let first: () => void = () => undefined;
     const opened = new Promise<void>((resolve) => (first = resolve));
     let accepted: () => void = () => undefined;
-    const acked = new Promise<void>((resolve) => (accepted = resolve));
+    let refusedCall: (reason: string) => void = () => undefined;
     socket.on('message', (data) => {
       const receivedAt = Date.now();
       const event = JSON.parse(data.toString()) as Record<string, any>;
@@ -205,7 +249,9 @@ class RealtimeCall {
         call.reader.attachedAt ??= receivedAt;
         accepted();
       } else if (event.type === 'tool_call.progress') heard(call.reader, String(event.progress?.message), receivedAt);
-      else if (['tool_call.completed', 'tool_call.failed', 'tool_call.cancelled'].includes(event.type)) call.settle(event.type.slice('tool_call.'.length));
+      else if (event.type === 'tool_call.failed' && call.reader.attachedAt === undefined) refusedCall(String(event.result?.error_code));
+      else if (event.type === 'tool_call.cancelled') call.settle('cancelled');
+      else if (['tool_call.completed', 'tool_call.failed'].includes(event.type)) call.settle(`realtime ${event.type.slice('tool_call.'.length)} ${String(event.result?.error_code ?? '')}`.trim());
     });
     socket.once('close', () => call.settle(undefined));
     await new Promise((resolve, reject) => {
@@ -213,16 +259,28 @@ class RealtimeCall {
       socket.once('error', reject);
     });
     await within(opened, 20_000, 'no event from the session');
-    // The scripted model's documented rule: "call <tool> with <json>" is exactly that function call.
-    socket.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: `call bench_long_progress with ${JSON.stringify(args)}` }] } }));
-    socket.send(JSON.stringify({ type: 'response.create' }));
-    try {
-      await within(acked, 20_000, 'no tool_call.accepted');
-    } catch (error) {
-      socket.close();
-      throw error;
+    // A call refused before it started (shed while starting) is asked for again, as the user would.
+    for (let attempt = 1; ; attempt++) {
+      const outcome = new Promise<string>((resolve) => {
+        accepted = () => resolve('accepted');
+        refusedCall = resolve;
+      });
+      // The scripted model's documented rule: "call <tool> with <json>" is exactly that function call.
+      socket.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: `call bench_long_progress with ${JSON.stringify(args)}` }] } }));
+      socket.send(JSON.stringify({ type: 'response.create' }));
+      const result = await within(outcome, 20_000, 'no tool_call.accepted').catch((error: Error) => error.message);
+      if (result === 'accepted') return call;
+      if (attempt >= 10 || !['RATE_LIMITED', 'BACKEND_UNAVAILABLE'].includes(result)) {
+        socket.close();
+        throw new Error(result);
+      }
+      await delay(1_000);
     }
-    return call;
+  }
+
+  /** What a client sends when its user speaks over the model: the session cancels the calls that may stop. */
+  bargeIn(): void {
+    this.socket.send(JSON.stringify({ type: 'response.cancel' }));
   }
 
   close(): void {

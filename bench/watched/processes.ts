@@ -62,6 +62,10 @@ export async function startServerProcess(shared: ProcessEnv, options: { jwtSecre
     HOLDLINE_SESSION_MAX_IN_FLIGHT: '1000',
     // Every realtime session is one user's: the per-user cap (10 by default) would refuse the rest.
     HOLDLINE_MAX_SESSIONS_PER_USER: '1000',
+    // 500 starts at once on 2 shared cores: a start slower than the default 1 s would open the breaker mid-burst.
+    HOLDLINE_BACKEND_TIMEOUT_MS: '5000',
+    // 500 calls of one tool outstanding on one server (the default allows 50).
+    HOLDLINE_TOOL_MAX_IN_FLIGHT: '1000',
   }));
   const stop = stopper(child);
   const url = `http://127.0.0.1:${port}`;

@@ -17,7 +17,7 @@ export function printWatchedReport(r: WatchedResults & { busyBefore: number }, p
   print(`  other load: CPUs ${percent(r.busyBefore)} busy with other work over 1 s before the run${r.busyBefore > 0.1 ? ' — NOT idle: figures are skewed' : ''}`);
   print(`  temporal:   ${r.cliVersion}, embedded dev server (SQLite), its own process`);
   print(`  processes:  Holdline server (npm run server) | worker process (${r.workers} workers × 100 activity slots) | redis-server | this process (HTTP, SSE and realtime clients, scripted model)`);
-  print(`  calls:      ${plan.calls} × bench_long_progress, ${plan.durationMs / 1000} s each, progress every ${plan.intervalMs / 1000} s (the message is the emit time)`);
+  print(`  calls:      ${plan.calls} × bench_long_progress, running until cancelled after the window, progress every ${plan.intervalMs / 1000} s (the message is the emit time)`);
   print(`  watched:    ${plan.calls - plan.realtime} over SSE (GET /v1/tool-calls/{id}/events), ${plan.realtime} started and watched by realtime sessions (one call each)`);
   print('');
   print('Phases (CPU in cores = CPU seconds / wall seconds over the window, each process with its children)');
@@ -43,7 +43,7 @@ function phaseLines(label: string, p: PhaseResult): string[] {
   const c = p.cpu.cores;
   const refusals = [...p.refusals].map(([reason, n]) => `${n}× ${reason}`).join('; ');
   return [
-    `  ${label.padEnd(44)} ${p.acked}/${p.calls} acked in ${(p.startMs / 1000).toFixed(1)} s; ${p.completed} completed, ${p.failed} failed, ${p.lost} lost${refusals ? `; refused: ${refusals}` : ''}`,
+    `  ${label.padEnd(44)} ${p.acked}/${p.calls} acked in ${(p.startMs / 1000).toFixed(1)} s${p.retried ? ` (${p.retried} starts retried)` : ''}; ${p.completed} cancelled after the window as asked, ${p.failed} ended otherwise${p.otherwise.size ? ` (${[...p.otherwise].map(([how, n]) => `${n}× ${how}`).join(', ')})` : ''}, ${p.lost} lost${refusals ? `; refused: ${refusals}` : ''}`,
     `  ${pad} window ${(p.cpu.wallMs / 1000).toFixed(1)} s: Temporal ${c.temporal.toFixed(3)}, server ${c.server.toFixed(3)}, worker ${c.worker.toFixed(3)}, redis ${c.redis.toFixed(3)}, load ${p.cpu.loadCores.toFixed(3)} cores; machine ${percent(p.cpu.machineBusy)} busy`,
     ...(p.watched
       ? [

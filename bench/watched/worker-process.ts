@@ -1,6 +1,6 @@
 // Holdline's worker as `npm run worker` builds it (one workflow bundle, the
-// progress channel of HOLDLINE_REDIS_URL), run BENCH_WORKERS times over one
-// connection: one worker executes at most 100 activities at once (the SDK's
+// progress channel of HOLDLINE_REDIS_URL), run BENCH_WORKERS times in one
+// process: one worker executes at most 100 activities at once (the SDK's
 // default), and the bench keeps 500 long calls running together.
 // Tells its parent `ready` over IPC once every worker polls; SIGTERM stops it.
 import { loadConfig } from '../../src/runtime/config';
@@ -19,10 +19,11 @@ async function main(): Promise<void> {
   const count = Number(process.env.BENCH_WORKERS ?? '1');
   const progress = openProgressChannel({ redisUrl: config.HOLDLINE_REDIS_URL, namespace: config.TEMPORAL_NAMESPACE, role: 'worker', logger });
   const workflowBundle = await bundleToolWorkflows(logger);
-  const connection = await connectNative(config, address);
+  // One connection each: the SDK refuses two workers of one task queue on one connection.
+  const connections = await Promise.all(Array.from({ length: count }, () => connectNative(config, address)));
   const tools = [benchLongProgressTool()];
   const workers = await Promise.all(
-    Array.from({ length: count }, () =>
+    connections.map((connection) =>
       createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, workflowBundle, ...(progress ? { progress } : {}) }),
     ),
   );
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     void Promise.allSettled(runs)
-      .then(() => Promise.allSettled([connection.close(), progress?.close()]))
+      .then(() => Promise.allSettled([...connections.map((connection) => connection.close()), progress?.close()]))
       .then(() => process.exit(0));
   });
 }
