@@ -10,6 +10,7 @@ import type { ToolImplementation } from '../../src/activities';
 import type { ToolSource } from '../../src/contracts/tool-source';
 import type { RefundTimings } from '../../examples/support-desk/refund-order';
 import type { GatewayLimits } from '../../src/gateway/gateway';
+import type { AdmissionSettings } from '../../src/gateway/admission';
 import type { ToolBreakerSettings } from '../../src/gateway/tool-breakers';
 import { TenantPolicy, type TenantsConfig, type TokenVerifier } from '../../src/gateway';
 import { fallbacksOf } from '../../src/runtime/holdline';
@@ -70,6 +71,8 @@ export interface HarnessOptions {
   verifier?: TokenVerifier;
   /** The store the support-desk tools use (a PostgresOrderStore, say); the caller closes it. Default: `store`, SQLite in the harness's directory. */
   supportStore?: SupportStore;
+  /** Admission of new calls. Default: off, every call admitted at once (tests that want shedding say so). */
+  admission?: AdmissionSettings;
 }
 
 export interface Harness {
@@ -175,6 +178,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.production !== undefined ? { production: options.production } : {}),
     ...(options.temporalUiUrl ? { temporalUiUrl: options.temporalUiUrl } : {}),
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+    admission: options.admission ?? { mode: 'off' },
     realtime: {
       model: { openaiUrl: 'wss://unused.invalid/v1/realtime', openaiModel: 'scripted', localUrl: model.url },
       spokenProgressEveryMs: options.spokenProgressEveryMs ?? 8_000,
