@@ -221,6 +221,11 @@ export class TokenVerifier {
     }
   }
 
+  /** Whether `issue()` has an HS256 key to sign with (not when every key is a public key or the identity provider's). */
+  get canIssue(): boolean {
+    return this.signingKey !== undefined;
+  }
+
   async issue(claims: { tenantId: string; userId: string; scopes: readonly string[]; ttlSeconds?: number }): Promise<string> {
     TenantId.parse(claims.tenantId);
     const signing = this.signingKey;

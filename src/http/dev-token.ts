@@ -17,6 +17,9 @@ const DevTokenBody = z.strictObject({
  * click. Never served when NODE_ENV=production.
  */
 export async function issueDevToken(req: Request, verifier: TokenVerifier): Promise<{ token: string; expires_in: number }> {
+  if (!verifier.canIssue) {
+    throw new GatewayRejection('FORBIDDEN', 'This server has no HS256 key to sign development tokens with (its keys are public keys or an identity provider\'s): sign in with a token from your identity provider');
+  }
   const body = DevTokenBody.safeParse(req.body);
   if (!body.success) {
     const names = [...new Set(body.error.issues.map((issue) => String(issue.path[0] ?? 'body')))];

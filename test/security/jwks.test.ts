@@ -8,6 +8,7 @@ import { importVerificationKeys } from '../../src/gateway/verification-keys';
 import { startHarness } from '../support/harness';
 import { connectRealtime } from '../support/realtime-client';
 import { waitFor } from '../support/wait';
+import { issueDevToken } from '../../src/http/dev-token';
 
 const ISSUER = 'https://idp.test';
 const AUDIENCE = 'holdline';
@@ -198,5 +199,12 @@ describe('a server whose identity provider is unreachable', () => {
       await h.stop();
       await idp.stop();
     }
+  });
+
+  it('refuses POST /dev/token with FORBIDDEN, not a 500, when every key is the identity provider\'s', async () => {
+    const verifier = new TokenVerifier(importVerificationKeys([]), { jwks: new RemoteKeySet({ url: new URL('http://127.0.0.1:9/jwks.json'), cooldownMs: 200 }) });
+    expect(verifier.canIssue).toBe(false);
+    const request = { body: { tenant: 'acme', user: 'alice', scopes: [] } } as unknown as Parameters<typeof issueDevToken>[0];
+    await expect(issueDevToken(request, verifier)).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/identity provider/) });
   });
 });
