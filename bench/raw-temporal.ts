@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { connectionOptions, connectNative } from '../src/runtime/temporal';
-import { HEARTBEAT_THROTTLE } from '../src/runtime/worker';
+import { DEFAULT_HEARTBEAT_THROTTLE_MS } from '../src/runtime/worker';
 import * as activities from './raw-activities';
 import type { oneActivityWorkflow, oneLocalActivityWorkflow } from './raw-workflows';
 
@@ -42,8 +42,8 @@ export async function startRawTemporal(address: string, namespace: string): Prom
       workflowsPath: require.resolve('./raw-workflows'),
       activities,
       // The same throttling createToolWorker sets, so the two workers differ only in what they run.
-      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-      defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+      maxHeartbeatThrottleInterval: DEFAULT_HEARTBEAT_THROTTLE_MS,
+      defaultHeartbeatThrottleInterval: DEFAULT_HEARTBEAT_THROTTLE_MS,
     });
   } catch (error) {
     await native.close();

@@ -64,6 +64,8 @@ export const ConfigSchema = z.object({
   HOLDLINE_ADMISSION_QUEUE_MS: positiveInt(25),
   // Only when progress has no channel (split roles without Redis): how often a watched call is read.
   HOLDLINE_PROGRESS_POLL_MS: positiveInt(1_000),
+  // How often a tool reporting progress heartbeats to Temporal at most: how soon it hears of a cancellation, and its cost.
+  HOLDLINE_HEARTBEAT_THROTTLE_MS: positiveInt(200),
   // Redis, shared by every server and worker: progress pub/sub and cluster-wide limits.
   HOLDLINE_REDIS_URL: optionalText.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional()),
   // PostgreSQL for the example tools' store (SQLite in the data directory otherwise).

@@ -135,7 +135,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
           return connectNative(config, workerAddress);
         },
         create: (connection) =>
-          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle, tracing, ...(progress ? { progress } : {}), ...deploymentOf(config) }),
+          createToolWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, tools, sources, workflowBundle, tracing, heartbeatThrottleMs: config.HOLDLINE_HEARTBEAT_THROTTLE_MS, ...(progress ? { progress } : {}), ...deploymentOf(config) }),
       });
       stack.push(() => worker!.stop());
       temporalReachable = await worker.firstAttempt;

@@ -17,6 +17,8 @@ export interface ToolWorkerOptions {
   /** A prebuilt workflow bundle; default: bundle `src/workflows` at start (a few seconds). */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
+  /** Longest a tool's heartbeats are held back; default {@link DEFAULT_HEARTBEAT_THROTTLE_MS}. */
+  heartbeatThrottleMs?: number;
   /** Where each progress update goes at once, for the servers' readers; default: only into heartbeats. */
   progress?: ProgressPublisher;
   /** Traces of workflows and activities; default: none (the bundled workflow interceptors' spans are dropped). */
@@ -45,12 +47,15 @@ export interface WorkerDeployment {
 /**
  * Heartbeats tell Temporal the attempt is alive and bring back a cancellation;
  * readers get progress through the progress channel, not from heartbeats. The
- * throttle is set by cancellation: a barge-in must stop a refund before its
+ * default is set by cancellation: a barge-in must stop a refund before its
  * money moves, and a tool hears of it only in a heartbeat's answer. At most
  * five a second per call that reports progress, however often it reports.
- * (Without a setting, the SDK waits up to 0.8 × the heartbeat timeout.)
+ * Each heartbeat that reaches Temporal is a request (and a billed action on
+ * Temporal Cloud): raise HOLDLINE_HEARTBEAT_THROTTLE_MS to trade cancellation
+ * latency for cost (SCALING.md). (Unset, the SDK waits up to 0.8 × the
+ * heartbeat timeout.)
  */
-export const HEARTBEAT_THROTTLE = '200ms';
+export const DEFAULT_HEARTBEAT_THROTTLE_MS = 200;
 
 /** The worker that runs `toolCallWorkflow` and one activity per tool. */
 export async function createToolWorker(options: ToolWorkerOptions): Promise<Worker> {
@@ -60,8 +65,8 @@ export async function createToolWorker(options: ToolWorkerOptions): Promise<Work
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: activitiesOf(options.tools, options.sources),
-    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-    defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    maxHeartbeatThrottleInterval: options.heartbeatThrottleMs ?? DEFAULT_HEARTBEAT_THROTTLE_MS,
+    defaultHeartbeatThrottleInterval: options.heartbeatThrottleMs ?? DEFAULT_HEARTBEAT_THROTTLE_MS,
     ...(options.identity ? { identity: options.identity } : {}),
     interceptors: {
       activity: [...(options.progress ? [progressPublishing(options.progress)] : []), ...activityTracingInterceptors(options.tracing)],
