@@ -24,15 +24,15 @@ export class Ledger {
     this.db.pragma('busy_timeout = 5000');
   }
 
-  /** A new order of `totalCents` for the tenant, delivered (so refundable), with an id no other trial uses. */
-  newOrder(tenantId: string, totalCents: number): string {
+  /** A new order of `totalCents` for the tenant, delivered (so refundable) or placed (so cancellable), with an id no other trial uses. */
+  newOrder(tenantId: string, totalCents: number, state: 'delivered' | 'placed' = 'delivered'): string {
     const orderId = `C-${this.nextOrder++}`;
     this.db
       .prepare(
         `INSERT INTO orders (tenant_id, order_id, state, items, total_cents, refunded_cents, currency, placed_at)
-         VALUES (?, ?, 'delivered', ?, ?, 0, 'USD', ?)`,
+         VALUES (?, ?, ?, ?, ?, 0, 'USD', ?)`,
       )
-      .run(tenantId, orderId, JSON.stringify([{ sku: 'CH-01', name: 'Chaos test item', quantity: 1 }]), totalCents, new Date().toISOString());
+      .run(tenantId, orderId, state, JSON.stringify([{ sku: 'CH-01', name: 'Chaos test item', quantity: 1 }]), totalCents, new Date().toISOString());
     return orderId;
   }
 

@@ -3,6 +3,7 @@
 //   2. the highest open-loop arrival rate the machine keeps up with (steps of --step s);
 //   3. 80% of it held for --duration s: ack p99, errors, heap after warm-up vs at the end.
 // Exits non-zero if a call is lost or duplicated; missed performance targets are reported.
+// `npm run load -- spike [--duration s]`: twice that rate with admission adaptive and off (see spike.ts).
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +17,7 @@ import { findMaxRate } from './rate-search';
 import { printClosedLoop, printHold, printSteps } from './report';
 import { ledgerMismatches } from './timed-call';
 import { guardRun } from '../guard';
+import { runSpike } from './spike';
 
 /** The server's policy limits, lifted so the load measures Holdline, not its throttle. Printed with the results. */
 const LIFTED_LIMITS = { HOLDLINE_TENANT_RATE_PER_SEC: '100000', HOLDLINE_TENANT_BURST: '100000', HOLDLINE_SESSION_MAX_IN_FLIGHT: '1000' };
@@ -106,7 +108,7 @@ function positive(value: string, flag: string): number {
   return n;
 }
 
-main().then(
+(process.argv[2] === 'spike' ? runSpike(process.argv.slice(3)) : main()).then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`load: crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
