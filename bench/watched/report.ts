@@ -70,6 +70,13 @@ function resultRows(r: WatchedResults): Row[] {
     { metric: 'progress p99, pushed', holdline: ms(latency.p99), raw: '', ratio: '', target: '' },
     { metric: 'lost calls, pushed', holdline: String(r.pushed.lost + r.pushed.failed + (r.pushed.calls - r.pushed.acked)), raw: String(r.unwatched.lost + r.unwatched.failed + (r.unwatched.calls - r.unwatched.acked)), ratio: '', target: '0', met: r.pushed.lost + r.pushed.failed === 0 && r.pushed.acked === r.pushed.calls },
   ];
+  // A phase that could not start every call runs fewer: compare Temporal per running call as well.
+  if (r.pushed.acked !== r.unwatched.acked) {
+    const per = (cpu: number, acked: number) => (acked > 0 ? (cpu / acked) * 100 : Number.NaN);
+    const pb = per(b.temporal, r.pushed.acked);
+    const pa = per(a.temporal, r.unwatched.acked);
+    rows.splice(1, 0, { metric: `Temporal cores per 100 running calls (${r.pushed.acked} vs ${r.unwatched.acked} ran)`, holdline: cores(pb), raw: cores(pa), ratio: ratio(pb, pa), target: '' });
+  }
   if (r.polled) {
     const c = r.polled.cpu.cores;
     const polled = summarize(r.polled.latency);
