@@ -149,8 +149,13 @@ export class TemporalCalls {
     this.closing.signal.addEventListener('abort', abort, { once: true });
     try {
       for (let failures = 0; ; failures++) {
+        // And one per attempt: the client's listeners stay on the signal it is given, so a
+        // wait retried through a long outage would pile them up on `own`.
+        const attempt = new AbortController();
+        const abortAttempt = () => attempt.abort();
+        own.signal.addEventListener('abort', abortAttempt, { once: true });
         try {
-          const waiting = this.client.connection.withAbortSignal(own.signal, () => this.handle(workflowId).result());
+          const waiting = this.client.connection.withAbortSignal(attempt.signal, () => this.handle(workflowId).result());
           this.inFlight.add(waiting);
           try {
             return await waiting;
@@ -161,6 +166,8 @@ export class TemporalCalls {
           if (own.signal.aborted) throw new CallsClosedError();
           if (!isBackendFailure(error) && !isThrottled(error)) throw error;
           await delay(Math.min(5_000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal: own.signal }).catch(() => undefined);
+        } finally {
+          own.signal.removeEventListener('abort', abortAttempt);
         }
       }
     } finally {

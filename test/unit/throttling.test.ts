@@ -75,3 +75,32 @@ describe('telling a start that never left from one whose answer was lost', () =>
     expect(neverReachedTemporal(Object.assign(grpcError(status.UNAVAILABLE), { details: 'Connection dropped' }))).toBe(false);
   });
 });
+
+describe('waiting for a result through an outage', () => {
+  it('gives each attempt a signal of its own, so the listeners the client leaves behind do not pile up', async () => {
+    const signals: AbortSignal[] = [];
+    let failuresLeft = 2;
+    const flaky = {
+      connection: {
+        withAbortSignal: <T>(signal: AbortSignal, request: () => Promise<T>) => {
+          // As the real client does: a listener it never removes.
+          signal.addEventListener('abort', () => undefined);
+          signals.push(signal);
+          return request();
+        },
+      },
+      workflow: {
+        getHandle: () => ({
+          result: async () => {
+            if (failuresLeft-- > 0) throw grpcError(status.UNAVAILABLE);
+            return { status: 'ok', tool: 'lookup_order', data: {} };
+          },
+        }),
+      },
+    } as unknown as Client;
+    const calls = new TemporalCalls(flaky, { taskQueue: 'q', requestTimeoutMs: 1_000 });
+    await expect(calls.result('acme/alice/k-1')).resolves.toMatchObject({ status: 'ok' });
+    expect(signals).toHaveLength(3);
+    expect(new Set(signals).size).toBe(3);
+  });
+});
