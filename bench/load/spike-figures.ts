@@ -109,6 +109,7 @@ export function figuresOf(label: string, result: PhaseResult, lost: readonly Spi
   let from = recoverySeries.length;
   while (from > 0 && recoverySeries[from - 1]! >= threshold) from--;
   const notes = new Map<string, number>();
+  for (const s of lost) notes.set(`lost: ${s.kind}, final ${s.final ? `${s.final.status} ${s.final.code ?? ''}`.trim() : 'never seen'} by its caller`, (notes.get(`lost: ${s.kind}, final ${s.final ? `${s.final.status} ${s.final.code ?? ''}`.trim() : 'never seen'} by its caller`) ?? 0) + 1);
   for (const s of all) {
     const note = s.admission === 'refused_other' || s.admission === 'failed' ? `${s.admission}: ${s.note}` : s.followUpRefusals.length ? `follow-up refused: ${s.followUpRefusals[0]}` : undefined;
     if (note) notes.set(note, (notes.get(note) ?? 0) + 1);
@@ -138,7 +139,7 @@ export function figuresOf(label: string, result: PhaseResult, lost: readonly Spi
     recoverySeries,
     spikeSeries,
     clientLateP99: summarize(all.map((s) => s.lateMs)).p99,
-    notes: [...notes].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([n, c]) => `${c}× ${n}`).join('; '),
+    notes: [...notes].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([n, c]) => `${c}× ${n}`).join('; '),
   };
 }
 

@@ -44,6 +44,8 @@ export async function runSpike(argv: string[]): Promise<number> {
       rate: { type: 'string' },
       clients: { type: 'string', default: '16' },
       sessions: { type: 'string', default: '48' },
+      // The adaptive run alone, for trying a change to admission quickly.
+      'adaptive-only': { type: 'boolean', default: false },
     },
   });
   const spikeMs = positive(values.duration, '--duration') * 1000;
@@ -109,6 +111,11 @@ export async function runSpike(argv: string[]): Promise<number> {
     say(`2. adaptive: ${maxRate * 2}/s for ${spikeMs / 1000} s, then ${maxRate}/s for ${recoveryMs / 1000} s`);
     const adaptive = await spikeRun('adaptive', callers, segments, `spike-${runId}-a`, maxRate);
     await stop();
+    if (values['adaptive-only']) {
+      print('');
+      printSideBySide(adaptive, adaptive, print);
+      return adaptive.lost ? 1 : 0;
+    }
 
     // 3. The same spike with admission off, on a fresh Holdline, after a warm-up at the rate.
     say('starting a fresh Holdline with HOLDLINE_ADMISSION=off (its own Temporal dev server and worker)');
