@@ -254,13 +254,20 @@ export class Gateway {
     // A duplicate of a call this server knows attaches without admission; a new call holds a permit until its first answer.
     const ticket = this.placement.knows(call.workflowId) ? undefined : await this.admit(call);
     const admittedAt = performance.now();
+    // The limit learns from each call's first answer (ack or result): the latency callers see.
     let sample: Sample | undefined;
     try {
       const { placed, leader } = await this.placement.place(call);
-      sample = placed.kind === 'unknown' ? { kind: 'dropped' } : { kind: 'answered', latencyMs: performance.now() - admittedAt };
-      if (placed.kind === 'unknown') return this.unknownOutcome(call);
-      if (placed.kind === 'started' && leader) return await this.answerStarted(call, placed.release);
-      return await this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
+      if (placed.kind === 'unknown') {
+        sample = { kind: 'dropped' };
+        return this.unknownOutcome(call);
+      }
+      const answer =
+        placed.kind === 'started' && leader
+          ? await this.answerStarted(call, placed.release)
+          : await this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
+      sample = { kind: 'answered', latencyMs: performance.now() - admittedAt };
+      return answer;
     } catch (error) {
       if (sample === undefined && isBackendFailure(error)) sample = { kind: 'dropped' };
       throw error;

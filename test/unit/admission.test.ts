@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { Admission, AdmissionShed, AimdLimiter, ConcurrencyGate, DegradationModes } from '../../src/gateway/admission';
+import { Admission, AdmissionShed, AimdLimiter, ConcurrencyGate, DegradationModes, ToolBaselines } from '../../src/gateway/admission';
 import { defineTool } from '../../src/contracts/tool-spec';
 import { toolPolicyConfig } from '../../src/contracts/tool-config';
 import { z } from 'zod';
@@ -247,6 +247,27 @@ describe('Admission', () => {
     await expect(critical).resolves.toBeDefined();
   });
 
+  it('when shedding, admits a call of a shed priority to a permit free at once, and never queues it', async () => {
+    const { admission, registry } = admissionOf({ modes: { escalateMs: 0, calmMs: 60_000 } });
+    const holder = await admission.admit('t', 'normal');
+    await reasonOf(admission.admit('t', 'normal'));
+    await reasonOf(admission.admit('t', 'normal'));
+    await waitFor(() => admission.mode === 'shedding', 2_000, 'shedding');
+    // The only permit is held: shed at once for its priority, not queued behind it.
+    expect(await reasonOf(admission.admit('t', 'normal'))).toBe('priority');
+    expect(admission.snapshot().queue).toBe(0);
+    holder.release();
+    // A free permit nobody waits for: the call runs, and the gateway stays in shedding mode.
+    const admitted = await admission.admit('t', 'normal');
+    expect(admission.snapshot()).toMatchObject({ mode: 'shedding', in_flight: 1, queue: 0 });
+    // A critical waiter comes first: with it queued, a normal call takes nothing.
+    const critical = admission.admit('t', 'critical');
+    expect(await reasonOf(admission.admit('t', 'low'))).toBe('priority');
+    admitted.release();
+    (await critical).release();
+    expect(await registry.metrics()).toMatch(/holdline_shed_total\{tool="t",reason="priority"\} 2/);
+  });
+
   it('when off, admits everything at once and never degrades', async () => {
     const { admission } = admissionOf({ mode: 'off' });
     const tickets = await Promise.all(Array.from({ length: 50 }, () => admission.admit('t', 'low')));
@@ -286,5 +307,20 @@ describe('tool priority', () => {
   it('is a field of a tools file', () => {
     expect(toolPolicyConfig.parse({ scopes: ['s'], sideEffect: 'read', budget: { ackAfterMs: 0, timeoutMs: 10 }, priority: 'low' }).priority).toBe('low');
     expect(toolPolicyConfig.safeParse({ scopes: ['s'], sideEffect: 'read', budget: { ackAfterMs: 0, timeoutMs: 10 }, priority: 'top' }).success).toBe(false);
+  });
+});
+
+describe('ToolBaselines', () => {
+  it("judges each tool's first answer against that tool's own fastest recent one", () => {
+    const baselines = new ToolBaselines(3);
+    expect(baselines.excess('lookup', { kind: 'answered', latencyMs: 30 })).toEqual({ kind: 'answered', latencyMs: 0 });
+    expect(baselines.excess('lookup', { kind: 'answered', latencyMs: 530 })).toEqual({ kind: 'answered', latencyMs: 500 });
+    // Another tool whose answer is its ack window is not congested for taking a second.
+    expect(baselines.excess('slow', { kind: 'answered', latencyMs: 1_000 })).toEqual({ kind: 'answered', latencyMs: 0 });
+    expect(baselines.excess('slow', { kind: 'answered', latencyMs: 1_020 })).toEqual({ kind: 'answered', latencyMs: 20 });
+    expect(baselines.excess('lookup', { kind: 'dropped' })).toEqual({ kind: 'dropped' });
+    // The window forgets: a tool that became slower for good gets a new baseline.
+    for (let i = 0; i < 3; i++) baselines.excess('lookup', { kind: 'answered', latencyMs: 200 });
+    expect(baselines.excess('lookup', { kind: 'answered', latencyMs: 210 })).toEqual({ kind: 'answered', latencyMs: 10 });
   });
 });

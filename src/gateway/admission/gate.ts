@@ -83,6 +83,11 @@ export class ConcurrencyGate {
     });
   }
 
+  /** A permit only if one is free now and nobody is waiting for it; never queues. */
+  tryAcquire(): Permit | undefined {
+    return this.queued === 0 && this.active < this.options.limit() ? this.grant(this.now()) : undefined;
+  }
+
   /** Admits waiters while the limit allows; call when the limit may have grown. */
   drain(): void {
     while (this.active < this.options.limit()) {

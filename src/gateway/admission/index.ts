@@ -123,22 +123,31 @@ export class Admission {
 
   /** A permit for a new call of `tool`, or `AdmissionShed` (counted) when the call is to be shed. */
   async admit(tool: string, priority: ToolPriority): Promise<Ticket> {
-    if (this.shedsForPriority(priority)) throw this.shed(tool, 'priority');
     let permit: Permit;
-    try {
-      permit = await this.gate.acquire(priority);
-    } catch (error) {
-      if (error instanceof AdmissionShed) {
-        this.overflowSheds++;
-        throw this.shed(tool, error.reason);
+    if (this.shedsForPriority(priority)) {
+      // While shedding, a normal call gives way by not waiting: a permit free at once with nobody
+      // queued takes nothing from a critical call, and refusing it too would stop all normal work
+      // until the mode eases (seen as seconds of nothing served in a spike). A low call is shed
+      // outright: in degraded mode its share is kept for the others.
+      const free = priority === 'normal' ? this.gate.tryAcquire() : undefined;
+      if (!free) throw this.shed(tool, 'priority');
+      permit = free;
+    } else {
+      try {
+        permit = await this.gate.acquire(priority);
+      } catch (error) {
+        if (error instanceof AdmissionShed) {
+          this.overflowSheds++;
+          throw this.shed(tool, error.reason);
+        }
+        throw error;
       }
-      throw error;
     }
     this.metrics.wait.observe(permit.waitedMs / 1000);
     let sampled = false;
     return {
       release: (sample) => {
-        if (sample && !sampled && this.adaptive) this.limiter.observe(sample, this.gate.inFlight);
+        if (sample && !sampled && this.adaptive) this.limiter.observe(this.baselines.excess(tool, sample), this.gate.inFlight);
         sampled = true;
         permit.release();
       },
@@ -150,6 +159,8 @@ export class Admission {
     this.cluster?.close();
     this.gate.close();
   }
+
+  private readonly baselines = new ToolBaselines();
 
   private shedsForPriority(priority: ToolPriority): boolean {
     if (!this.adaptive || priority === 'critical') return false;
@@ -181,5 +192,29 @@ export class Admission {
     } else {
       this.options.logger.info(fields, next === 'normal' ? 'admission back to normal' : 'shedding eased: only low-priority new calls are shed');
     }
+  }
+}
+
+/**
+ * What a call's first answer (its ack, or its result within the ack window)
+ * says about congestion depends on the tool: a lookup answers with its result
+ * in tens of milliseconds, a tool whose ack window always runs out answers
+ * after it. So each sample is judged against the tool's own no-load time, the
+ * fastest of its recent samples: the excess over it is queueing somewhere on
+ * the way (Temporal, the task queue, the worker), which is what the limit is
+ * for. The window keeps the baseline honest when a tool becomes slower for good.
+ */
+export class ToolBaselines {
+  private readonly recent = new Map<string, number[]>();
+
+  constructor(private readonly window = 100) {}
+
+  excess(tool: string, sample: Sample): Sample {
+    if (sample.kind === 'dropped') return sample;
+    let samples = this.recent.get(tool);
+    if (!samples) this.recent.set(tool, (samples = []));
+    samples.push(sample.latencyMs);
+    if (samples.length > this.window) samples.shift();
+    return { kind: 'answered', latencyMs: sample.latencyMs - Math.min(...samples) };
   }
 }

@@ -6,12 +6,12 @@
  *
  * Why AIMD and not a gradient limiter: a gradient limiter compares short-term
  * latency to a learned no-load baseline, which assumes every request costs
- * about the same. Holdline's samples are Temporal's answer to a workflow start
- * (see `Admission`), fairly uniform, but the operator has an explicit target
- * for them (the ack p99 the SLO names), and an outage or throttling is an
- * explicit drop. AIMD acts on exactly those two signals, needs no baseline
- * that drifts upward under a long overload, and its behaviour is easy to
- * predict and to test.
+ * about the same; Holdline's calls do not (a lookup answers with its result,
+ * a refund with an ack). So the baseline is kept per tool (`ToolBaselines`),
+ * each sample becomes its excess over it, and AIMD acts on that excess
+ * against the operator's explicit target (the ack p99 the SLO names) and on
+ * explicit drops (an outage, throttling). It needs no global baseline that
+ * drifts upward under a long overload, and is easy to predict and to test.
  */
 export interface AimdOptions {
   initial: number;
