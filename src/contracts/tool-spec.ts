@@ -7,8 +7,10 @@ export type SideEffect = 'read' | 'write';
 
 /**
  * Which new calls give way first when the gateway sheds load: `low` in
- * degraded mode, `normal` too when shedding; `critical` calls are never shed
- * for their priority (they still wait in the bounded admission queue).
+ * degraded mode (shed outright), `normal` too when shedding (it no longer
+ * waits in the admission queue: it takes a permit free at once, else it is
+ * shed); `critical` calls are never shed for their priority (they still wait
+ * in the bounded admission queue).
  */
 export const TOOL_PRIORITIES = ['critical', 'normal', 'low'] as const;
 export type ToolPriority = (typeof TOOL_PRIORITIES)[number];
