@@ -150,8 +150,11 @@ export class TemporalCalls {
     try {
       for (let failures = 0; ; failures++) {
         // And one per attempt: the client's listeners stay on the signal it is given, so a
-        // wait retried through a long outage would pile them up on `own`.
+        // wait retried through a long outage would pile them up on `own`. Within an attempt
+        // the client adds one per long poll of the history, a call running for minutes many:
+        // they go with the attempt, so they are not a leak.
         const attempt = new AbortController();
+        setMaxListeners(0, attempt.signal);
         const abortAttempt = () => attempt.abort();
         own.signal.addEventListener('abort', abortAttempt, { once: true });
         try {
