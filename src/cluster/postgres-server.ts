@@ -1,8 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'pg';
+import { spawnOwned, type OwnedChild } from './owned-child';
 
 /**
  * Runs Debian's PostgreSQL on loopback for a local cluster and for tests: its
@@ -71,29 +72,17 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
 
   const args = ['-D', dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`];
   if (!options.durable) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-  const child = spawn(join(binDir, 'postgres'), args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 40) output.shift();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
   // SIGQUIT is PostgreSQL's immediate shutdown: the postmaster takes its backends with it.
-  const killOnExit = () => child.kill('SIGQUIT');
-  process.once('exit', killOnExit);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => process.removeListener('exit', killOnExit));
-  let spawnError: Error | undefined;
-  child.once('error', (error) => (spawnError = error));
+  const child = spawnOwned(join(binDir, 'postgres'), args, { killSignal: 'SIGQUIT', spawn: runAs });
 
   const url = urlOf(options.port, 'postgres');
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   while (!(await answersQuery(url))) {
+    const spawnError = child.spawnError();
     if (spawnError) throw new LocalPostgresError(`could not run ${join(binDir, 'postgres')}: ${spawnError.message}`);
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      await stopChild(child, exited, 'SIGKILL');
-      throw new LocalPostgresError(`PostgreSQL on port ${options.port} did not start:\n${output.join('').trim()}`);
+    if (!child.running || Date.now() > deadline) {
+      await stopChild(child, 'SIGKILL');
+      throw new LocalPostgresError(`PostgreSQL on port ${options.port} did not start:\n${child.output()}`);
     }
     await delay(100);
   }
@@ -102,7 +91,7 @@ export async function startLocalPostgres(options: LocalPostgresOptions): Promise
     url,
     port: options.port,
     pid: child.pid!,
-    stop: () => stopChild(child, exited, 'SIGINT'),
+    stop: () => stopChild(child, 'SIGINT'),
     async createDatabase(name: string) {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new LocalPostgresError(`database name "${name}" must be a lower-case SQL identifier`);
       const client = new Client({ connectionString: url });
@@ -123,9 +112,9 @@ function urlOf(port: number, database: string): string {
   return `postgres://postgres@127.0.0.1:${port}/${database}`;
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) child.kill(signal); // SIGINT: fast shutdown
-  await exited;
+async function stopChild(child: OwnedChild, signal: NodeJS.Signals): Promise<void> {
+  if (child.running) child.kill(signal); // SIGINT: fast shutdown
+  await child.exited;
 }
 
 async function answersQuery(url: string): Promise<boolean> {

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { spawnOwned } from './owned-child';
 
 /**
  * Runs Debian's `redis-server` on loopback for a local cluster and for tests:
@@ -26,29 +26,17 @@ export async function startLocalRedis(options: { port: number; dir: string; bina
   mkdirSync(options.dir, { recursive: true });
   const binary = options.binary ?? 'redis-server';
   const args = ['--port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 40) output.shift();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => process.removeListener('exit', killOnExit));
-  let spawnError: Error | undefined;
-  child.once('error', (error) => (spawnError = error));
+  const child = spawnOwned(binary, args, { killSignal: 'SIGKILL' });
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 10_000);
   while (!(await answersPing(options.port))) {
+    const spawnError = child.spawnError();
     if (spawnError) {
       throw new LocalRedisError(`could not run ${binary}: ${spawnError.message} (on Debian: apt-get install redis-server)`);
     }
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (!child.running || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new LocalRedisError(`redis-server on port ${options.port} did not start:\n${output.join('').trim()}`);
+      throw new LocalRedisError(`redis-server on port ${options.port} did not start:\n${child.output()}`);
     }
     await delay(50);
   }
@@ -57,8 +45,8 @@ export async function startLocalRedis(options: { port: number; dir: string; bina
     port: options.port,
     pid: child.pid!,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+      if (child.running) child.kill('SIGTERM');
+      await child.exited;
     },
   };
 }
