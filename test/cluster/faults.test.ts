@@ -48,6 +48,9 @@ beforeAll(async () => {
       HOLDLINE_TENANT_BURST: String(BURST),
       // CI runs this beside other suites on 2 cores: a start Temporal takes over a second to confirm is slow, not down.
       HOLDLINE_BACKEND_TIMEOUT_MS: '3000',
+      // The faults and limits under test here, not admission control (test/integration/admission.test.ts):
+      // on a busy machine it would shed some lookups to their fallback before the tenant's bucket sees them.
+      HOLDLINE_ADMISSION: 'off',
     },
     workerEnv: { HOLDLINE_REFUND_STAGE_MS: String(REFUND_STAGE_MS) },
   });
@@ -331,8 +334,11 @@ describe('a cluster of two servers and two workers', () => {
       expect(answer.body).toMatchObject({ status: 'error', error_code: 'RATE_LIMITED', retryable: true });
       expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     }
+    // A lookup shed by admission on a busy server is answered from its fallback: it never reached the
+    // tenant's bucket, so it is neither admitted nor limited here.
+    const fromFallback = ({ answer }: { answer: Answer }) => answer.body?.fallback === true || answer.body?.details?.fallback === true;
     // Admitted calls ran: initech has no orders, so each ends in the tool's ORDER_NOT_FOUND (or is still running at its ack).
-    const admitted = answers.filter(({ answer }) => answer.status !== 429);
+    const admitted = answers.filter((entry) => entry.answer.status !== 429 && !fromFallback(entry));
     for (const { answer } of admitted) {
       expect([200, 202]).toContain(answer.status);
       expect(answer.body).toMatchObject({ tool: 'lookup_order' });
@@ -374,7 +380,8 @@ describe('a cluster of two servers and two workers', () => {
       for (const [i, server] of cluster.servers.entries()) {
         const asked = Date.now();
         const refused = await callTool(server, token, 'refund_order', refundWhileDown, keyOf(`while-down-${i}`));
-        expect(Date.now() - asked).toBeLessThan(5_000);
+        // Within two of the servers' 3 s backend deadlines (the start, then the check that it did not happen).
+        expect(Date.now() - asked).toBeLessThan(7_000);
         expect(refused.status).toBe(503);
         expect(refused.body).toMatchObject({ status: 'error', error_code: 'BACKEND_UNAVAILABLE', retryable: true, trace_id: expect.any(String) });
         expect(refused.headers.get('retry-after')).toBe('1');

@@ -148,7 +148,9 @@ describe('a worker killed after the provider moved the money, before the ledger 
     await startWorker();
     await waitFor(async () => (await attemptHistory(client, workflowId)).scheduled.length === 2, 20_000, 'the retried attempt');
     const cancel = await h.post(`/v1/tool-calls/${key}/cancel`, {});
-    expect(cancel.status).toBe(202);
+    // 202 while the retried attempt records the refund; 200 when it finished first (it only has
+    // to find the provider's payment and write the ledger row). Either way: one refund, and ok.
+    expect([202, 200]).toContain(cancel.status);
     await expectOneRefund(key, workflowId, 'A-1004', 700, before);
     const terminal = (await events).filter((e) => ['completed', 'failed', 'cancelled'].includes(e.event));
     expect(terminal.map((e) => e.event)).toEqual(['completed']);
