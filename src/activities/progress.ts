@@ -17,12 +17,19 @@ type Report = (progress: ToolProgress) => void;
 const reportOfExecution = new AsyncLocalStorage<Report>();
 
 /**
- * Reports a tool's progress: a heartbeat for Temporal (throttled by the SDK)
- * and, when the worker publishes progress, straight to the watching readers.
+ * How a tool reports progress: a heartbeat for Temporal (throttled by the
+ * SDK) and, when the worker publishes progress, straight to the watching
+ * readers. Made while the activity starts, inside its execution: a tool may
+ * report from callbacks that run outside it (an MCP client's progress
+ * notifications arrive on the connection's own reader), where the
+ * execution's publisher could no longer be looked up.
  */
-export function reportProgress(activity: Context, progress: ToolProgress): void {
-  activity.heartbeat(progress);
-  reportOfExecution.getStore()?.(progress);
+export function progressReporterOf(activity: Context): Report {
+  const publish = reportOfExecution.getStore();
+  return (progress) => {
+    activity.heartbeat(progress);
+    publish?.(progress);
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activ
 import { ToolFailure } from '../contracts/errors';
 import { INVALID_TOOL_OUTPUT, tagToolResult, UNEXPECTED_TOOL_ERROR, type ToolActivity, type ToolCallMeta } from '../contracts/tool-call';
 import type { ToolSource } from '../contracts/tool-source';
-import { reportProgress } from './progress';
+import { progressReporterOf } from './progress';
 import { confidenceOf, type ToolArgs, type ToolContext, type ToolFallback, type ToolHandler, type ToolSpec } from '../contracts/tool-spec';
 
 /** A tool's declaration together with the Temporal activity that runs it. */
@@ -80,7 +80,7 @@ function toolContextOf(activityContext: Context, meta: ToolCallMeta): ToolContex
     settling: meta.settling ?? false,
     attempt: meta.attempt ?? activityContext.info.attempt,
     signal: activityContext.cancellationSignal,
-    progress: (update) => reportProgress(activityContext, update),
+    progress: progressReporterOf(activityContext),
     sleep: (ms) => activityContext.sleep(ms),
   };
 }
