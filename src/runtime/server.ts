@@ -73,6 +73,14 @@ export interface HoldlineServerOptions {
   admission?: AdmissionSettings;
 }
 
+/**
+ * Connections waiting to be accepted. Node's default (511) drops the rest of a
+ * burst (a spike, every client reconnecting after a deploy), and a dropped SYN
+ * is retried only after a second, then three: the kernel caps this at
+ * net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4_096;
+
 export interface HoldlineServer {
   gateway: Gateway;
   hub: ProgressHub;
@@ -166,7 +174,7 @@ export function createHoldlineServer(options: HoldlineServerOptions): HoldlineSe
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         http.once('error', reject);
-        http.listen(port, host, () => {
+        http.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           const { port: actual } = http.address() as AddressInfo;
           resolve(`http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
         });
