@@ -49,6 +49,9 @@ function rotateTo(keys: object[]): number {
   return Date.now();
 }
 
+/** Accepted: its result (200), or an ack when a loaded machine ran past the lookup's ack window (202). */
+const served = (m: { status: number }) => m.status === 200 || m.status === 202;
+
 describe('rotating the signing key under live traffic', () => {
   it('drops no call and no session: only tokens of the removed key are refused, from its removal on', async () => {
     const made: Made[] = [];
@@ -84,7 +87,7 @@ describe('rotating the signing key under live traffic', () => {
       // 2. Issue with it.
       const issuing = rotateTo([KEY_A, { ...KEY_B, signing: true }]);
       // 3. Wait out the A tokens still held (here: until every refreshing caller has used a B token; in production, the longest token lifetime).
-      await waitFor(() => refreshing.every((name) => made.some((m) => m.caller === name && m.kid === 'key-b' && m.startedAt >= issuing && m.status === 200)), 20_000, 'B tokens in use');
+      await waitFor(() => refreshing.every((name) => made.some((m) => m.caller === name && m.kid === 'key-b' && m.startedAt >= issuing && served(m))), 20_000, 'B tokens in use');
       await waitFor(() => refreshing.every((name) => made.filter((m) => m.caller === name).at(-1)?.kid === 'key-b'), 20_000, 'A tokens refreshed');
       // 4. Remove the old key.
       const removing = Date.now();
@@ -103,11 +106,11 @@ describe('rotating the signing key under live traffic', () => {
 
       // No refreshing caller's call failed, through every step.
       const refreshed = made.filter((m) => m.caller !== 'keeps-a');
-      expect(refreshed.filter((m) => m.status !== 200)).toEqual([]);
+      expect(refreshed.filter((m) => !served(m))).toEqual([]);
       expect(new Set(refreshed.map((m) => m.kid))).toEqual(new Set(['key-a', 'key-b']));
       // The caller that kept its A token: served until A was removed, refused (saying why) from then on.
       const kept = made.filter((m) => m.caller === 'keeps-a');
-      expect(kept.filter((m) => m.startedAt < removing).every((m) => m.status === 200)).toBe(true);
+      expect(kept.filter((m) => m.startedAt < removing).filter((m) => !served(m))).toEqual([]);
       const afterRemoval = kept.filter((m) => m.startedAt >= removed);
       expect(afterRemoval.length).toBeGreaterThanOrEqual(5);
       for (const m of afterRemoval) expect(m).toMatchObject({ status: 401, errorCode: 'UNAUTHENTICATED', message: "The token's kid names no key known here" });
