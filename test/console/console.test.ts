@@ -236,7 +236,8 @@ describe('operator console', () => {
     const cards = conversation(page).getByRole('listitem', { name: 'cancel_order call' });
     await cards.first().filter({ hasText: 'Waiting for your approval' }).waitFor();
     // The waiting call stands out in the live list: first, marked, and saying it needs a decision.
-    const waitingRow = livePanel(page).locator('tr.status-awaiting_approval', { hasText: 'cancel_order' });
+    // This conversation's calls only: other suites' calls of the same user share the Temporal server.
+    const waitingRow = livePanel(page).locator('tr.status-awaiting_approval[data-workflow-id*="/rt-"]', { hasText: 'cancel_order' });
     await waitingRow.filter({ hasText: 'Needs a decision' }).waitFor();
     expect(await livePanel(page).locator('tbody tr').first().getAttribute('class')).toContain('status-awaiting_approval');
     await expectStructure(cards.first(), ['group "Decide on cancel_order"', 'button "Approve"', 'button "Deny"', 'region "Arguments to approve"']);
