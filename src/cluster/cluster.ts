@@ -114,7 +114,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     say('finding the Temporal server and CLI (built once with go install when missing; minutes)');
     const [binaries, temporalCli] = await Promise.all([resolveTemporalServer({ onProgress: say }), resolveTemporalCli({ onProgress: say })]);
-    const [postgresPort, redisPort, ...holdlinePorts] = await freePorts(2 + (options.servers ?? DEFAULT_SERVERS));
+    const [postgresPort, redisPort] = await freePorts(2);
 
     say(`starting PostgreSQL on 127.0.0.1:${postgresPort}`);
     const postgres = await restartable('postgres', () => startLocalPostgres({ port: postgresPort!, dir: join(dir, 'postgres') }));
@@ -178,6 +178,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     say(`starting ${workers.length} workers`);
     for (const worker of workers) add(worker.name, worker);
     await Promise.all(workers.map((worker) => worker.start()));
+    // Picked just before the servers listen: a port picked at the start stayed free for the whole
+    // Temporal start-up, long enough for another process on the machine to take it (EADDRINUSE).
+    const holdlinePorts = await freePorts(options.servers ?? DEFAULT_SERVERS);
     const servers = holdlinePorts.map((port, i) => holdline('server', i + 1, port));
     say(`starting ${servers.length} servers`);
     for (const server of servers) add(server.name, server);
