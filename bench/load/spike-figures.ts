@@ -27,6 +27,8 @@ export interface StepVerdict {
   served: number;
   notAdmitted: number;
   completionP99: number;
+  ackP50: number;
+  ackP99: number;
   drainMs: number;
   sustained: boolean;
   why: string;
@@ -38,6 +40,7 @@ export function judgeStep(rate: number, result: PhaseResult, lost: number): Step
   const notAdmitted = result.samples.filter((s) => s.admission !== 'admitted' && s.admission !== 'skipped').length;
   const unserved = result.samples.filter((s) => s.admission === 'admitted' && !served(s)).length;
   const completionP99 = summarize(result.samples.flatMap((s) => (s.admission === 'admitted' && s.finalMs !== undefined ? [s.finalMs] : []))).p99;
+  const ack = summarize(result.samples.flatMap((s) => (s.admission === 'admitted' && s.answerMs !== undefined ? [s.answerMs] : [])));
   const drainMs = result.elapsedMs - result.arrivalsMs;
   const why = [
     notAdmitted ? `${notAdmitted} not admitted` : '',
@@ -47,12 +50,12 @@ export function judgeStep(rate: number, result: PhaseResult, lost: number): Step
     completionP99 > MAX_COMPLETION_P99_MS ? `completion p99 ${Math.round(completionP99)} ms` : '',
     drainMs > MAX_DRAIN_MS ? `drained ${Math.round(drainMs)} ms after the last arrival` : '',
   ].filter(Boolean);
-  return { rate, offered, served: result.samples.filter(served).length, notAdmitted, completionP99, drainMs, sustained: why.length === 0, why: why.join(', ') };
+  return { rate, offered, served: result.samples.filter(served).length, notAdmitted, completionP99, ackP50: ack.p50, ackP99: ack.p99, drainMs, sustained: why.length === 0, why: why.join(', ') };
 }
 
 export function printSteps(steps: readonly StepVerdict[], print: (line: string) => void): void {
-  const rows = steps.map((s) => [`${s.rate}/s`, String(s.offered), String(s.served), String(s.notAdmitted), ms(s.completionP99), `${Math.round(s.drainMs)} ms`, s.sustained ? 'yes' : `no: ${s.why}`]);
-  for (const line of table(['arrival rate', 'offered', 'served', 'not admitted', 'completion p99', 'drain', 'kept up'], rows)) print(line);
+  const rows = steps.map((s) => [`${s.rate}/s`, String(s.offered), String(s.served), String(s.notAdmitted), `${ms(s.ackP50)} / ${ms(s.ackP99)}`, ms(s.completionP99), `${Math.round(s.drainMs)} ms`, s.sustained ? 'yes' : `no: ${s.why}`]);
+  for (const line of table(['arrival rate', 'offered', 'served', 'not admitted', 'ack p50 / p99', 'completion p99', 'drain', 'kept up'], rows)) print(line);
 }
 
 /** What one run (spike, then recovery) showed. */
