@@ -89,7 +89,7 @@ async function envelopeOf(callId: string): Promise<any> {
 
 describe('every command', () => {
   it('prints its usage for --help and exits 0', async () => {
-    const commands = ['start', 'token', 'tools', 'call', 'calls', 'watch', 'approve', 'deny', 'cancel', 'talk', 'replay', 'record'];
+    const commands = ['start', 'token', 'tools', 'call', 'calls', 'watch', 'approve', 'deny', 'cancel', 'talk', 'replay', 'record', 'deployment'];
     // Three at a time: the machine is shared.
     for (let i = 0; i < commands.length; i += 3) {
       const batch = commands.slice(i, i + 3);
