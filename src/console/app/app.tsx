@@ -111,7 +111,7 @@ function Console({ token, onSignOut }: { token: string; onSignOut: (why?: string
           <History api={api} tools={tools} onOpen={open} />
         </div>
       </main>
-      {current ? <CallDetail key={current.workflow_id} api={api} me={me} info={info} call={current} onClose={() => setSelected(undefined)} /> : null}
+      {current ? <CallDetail key={current.workflow_id} api={api} me={me} info={info} call={current} seen={live.progressOf(current.workflow_id)} onClose={() => setSelected(undefined)} /> : null}
     </div>
   );
 }

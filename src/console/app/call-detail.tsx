@@ -1,11 +1,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, callPath, type Api } from './api';
 import { duration, elapsed, STATUS_LABEL, temporalLink, time } from './format';
+import type { ProgressStep, SeenProgress } from './live';
 import { isFinished, type CallStatus, type CallSummary, type Identity, type ResultEnvelope, type RunningCallView, type ServerInfo, type ToolProgress } from './types';
-
-interface Step extends ToolProgress {
-  at: number;
-}
 
 interface Props {
   api: Api;
@@ -13,6 +10,8 @@ interface Props {
   info: ServerInfo | undefined;
   /** The call as the list knows it; kept current by the live stream while the detail is open. */
   call: CallSummary;
+  /** The progress the live list saw for this call before the detail opened. */
+  seen: SeenProgress;
   onClose: () => void;
 }
 
@@ -21,11 +20,11 @@ interface Props {
  * acts its state allows (approve or deny, cancel). Opened as a modal dialog so
  * focus stays inside and Escape closes it.
  */
-export function CallDetail({ api, me, info, call, onClose }: Props) {
+export function CallDetail({ api, me, info, call, seen, onClose }: Props) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [view, setView] = useState<RunningCallView>();
   const [envelope, setEnvelope] = useState<ResultEnvelope>();
-  const [steps, setSteps] = useState<Step[]>(() => (call.progress ? [{ ...call.progress, at: Date.now() }] : []));
+  const [steps, setSteps] = useState<ProgressStep[]>(() => (seen.steps.length > 0 ? [...seen.steps] : call.progress ? [{ ...call.progress, at: Date.now() }] : []));
   const [error, setError] = useState<string>();
   const [acting, setActing] = useState<string>();
   const [done, setDone] = useState<string>();
@@ -166,7 +165,13 @@ export function CallDetail({ api, me, info, call, onClose }: Props) {
         <h3 id={`${titleId}-progress`}>Progress</h3>
         {!finished && status === 'running' ? <progress max={100} value={pct} aria-label="Progress of this call" /> : null}
         {steps.length === 0 ? (
-          <p class="hint">No progress reported{finished ? '.' : ' yet.'}</p>
+          <p class="hint">
+            {!finished
+              ? 'No progress reported yet.'
+              : seen.fromStart
+                ? 'This call reported no progress.'
+                : 'No progress was seen by this page: progress shows while a call runs in the live list, and is not kept after it ends.'}
+          </p>
         ) : (
           <ol class="timeline" aria-label="Progress timeline">
             {steps.map((step, index) => (
