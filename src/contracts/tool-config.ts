@@ -83,8 +83,9 @@ export const jsonSchemaObject = z.record(z.string(), z.unknown());
 
 /**
  * The zod schema of a tool's input given as JSON Schema: an object whose
- * unknown keys are rejected, whatever the schema says about
- * `additionalProperties` (arguments come from a model and are untrusted).
+ * unknown keys are rejected at every depth (see {@link closedSchema}), and at
+ * the top whatever the schema says about `additionalProperties` (arguments
+ * come from a model and are untrusted).
  * Throws a `ToolDefinitionError` naming the tool when the schema is not an
  * object schema or has no zod form.
  */
@@ -92,12 +93,47 @@ export function strictInputOf(tool: string, schema: Record<string, unknown>): z.
   if (schema.type !== 'object') throw new ToolDefinitionError(tool, 'the input JSON Schema must have "type": "object"');
   let converted: z.ZodType;
   try {
-    converted = z.fromJSONSchema({ ...schema, additionalProperties: false } as Parameters<typeof z.fromJSONSchema>[0]);
+    const closed = { ...(closedSchema(schema) as Record<string, unknown>), additionalProperties: false };
+    converted = z.fromJSONSchema(closed as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (error) {
     throw new ToolDefinitionError(tool, `the input JSON Schema cannot be used (${(error as Error).message})`);
   }
   if (!(converted instanceof z.ZodObject)) throw new ToolDefinitionError(tool, 'the input JSON Schema must describe an object');
   return converted.strict();
+}
+
+/** Keywords whose value is a schema or a list of them, in which a model's arguments are checked. */
+const SUBSCHEMA_KEYWORDS = new Set(['items', 'prefixItems', 'additionalItems', 'additionalProperties', 'contains', 'anyOf', 'oneOf', 'allOf']);
+/** Keywords whose value maps names to schemas. */
+const SCHEMA_MAP_KEYWORDS = new Set(['properties', 'patternProperties', '$defs', 'definitions']);
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * A copy of a JSON Schema in which every object schema rejects unknown keys:
+ * zod's `fromJSONSchema` lets keys through unless `additionalProperties` is
+ * `false`, so an unknown nested key in a model's arguments would reach the
+ * endpoint or MCP server. An object whose `additionalProperties` is a schema
+ * is a map and stays one (its values closed in turn); `{}` there is how a
+ * tool accepts any keys. A schema with `properties` and no `type` becomes an
+ * object schema, since zod reads a schema without a type as any value.
+ * `not` and instance data (`enum`, `const`, `default`) are left as they are:
+ * closing an object under `not` would widen what it accepts.
+ */
+function closedSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closedSchema);
+  if (!isRecord(schema)) return schema;
+  const closed = Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => {
+      if (SUBSCHEMA_KEYWORDS.has(key)) return [key, closedSchema(value)];
+      if (SCHEMA_MAP_KEYWORDS.has(key) && isRecord(value)) return [key, Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, closedSchema(sub)]))];
+      return [key, value];
+    }),
+  );
+  if (closed.type === undefined && isRecord(closed.properties)) closed.type = 'object';
+  const isObject = closed.type === 'object' || (Array.isArray(closed.type) && closed.type.includes('object'));
+  if (isObject && !isRecord(closed.additionalProperties)) closed.additionalProperties = false;
+  return closed;
 }
 
 /** The zod schema of a tool's output given as JSON Schema; any value when none is given. */
