@@ -330,6 +330,71 @@ describe('operator console', () => {
     for (const page of [bob, carol, operator]) await page.context().close();
   }, 45_000);
 
+  it('filters the history by tool, status and session', async () => {
+    // A user of its own, so the history holds only this test's calls (the Temporal server is shared).
+    const user = `hist-${Date.now().toString(36)}`;
+    const token = await harness.token({ user });
+    const [first, second] = [`filters-a-${user}`, `filters-b-${user}`];
+    const lookups = await Promise.all([
+      harness.call('lookup_order', { order_id: 'A-1002' }, { token, session: first }),
+      harness.call('lookup_order', { order_id: 'A-1003' }, { token, session: second }),
+    ]);
+    // Answered at once or acked (202) on a loaded machine; either way they finish.
+    for (const answer of lookups) expect([200, 202]).toContain(answer.status);
+    const waiting = await harness.call('cancel_order', { order_id: 'A-1003', reason: 'history filters' }, { token, session: first });
+    expect(waiting.status).toBe(202);
+    const denied = await harness.post(`/v1/tool-calls/${encodeURIComponent(waiting.body.call_id)}/approval`, { approved: false }, token);
+    expect(denied.status).toBeLessThan(300);
+    expect((await harness.get(`/v1/tool-calls/${encodeURIComponent(waiting.body.call_id)}?wait=15000`, token)).body.error_code).toBe('APPROVAL_DENIED');
+    // Visibility is eventually consistent: wait until it lists all three, finished.
+    await waitFor(
+      async () => {
+        const calls = (await harness.get('/v1/tool-calls?page_size=100', token)).body.calls as { status: string }[];
+        return calls.length === 3 && calls.every((call) => call.status === 'ok' || call.status === 'error');
+      },
+      20_000,
+      'visibility to list the three finished calls',
+    );
+
+    const page = await openConsole();
+    await signIn(page, { user });
+    const history = historyPanel(page);
+    const table = history.getByRole('table', { name: 'Call history' });
+    /** The listed rows as [tool, user, session, status] (the header row has column headers, not cells). */
+    const rows = async (): Promise<string[][]> => {
+      const listed = await table.getByRole('row').filter({ has: page.getByRole('cell') }).all();
+      const cells = await Promise.all(listed.map((row) => row.getByRole('cell').allInnerTexts()));
+      return cells.filter((row) => row.length > 1).map((row) => row.slice(0, 4).map((cell) => cell.trim()));
+    };
+    const apply = async (filters: { status?: string; tool?: string; session?: string }, count: number) => {
+      await history.getByRole('combobox', { name: 'Status' }).selectOption({ label: filters.status ?? 'Any' });
+      await history.getByRole('combobox', { name: 'Tool' }).selectOption({ label: filters.tool ?? 'Any' });
+      await history.getByRole('textbox', { name: 'Session' }).fill(filters.session ?? '');
+      await history.getByRole('button', { name: 'Apply filters and refresh' }).click();
+      await history.getByRole('status').filter({ hasText: new RegExp(`^${count} calls?$`) }).waitFor({ timeout: 15_000 });
+    };
+    await history.getByRole('status').filter({ hasText: /^3 calls$/ }).waitFor({ timeout: 15_000 });
+
+    await apply({ tool: 'lookup_order' }, 2);
+    const byTool = await rows();
+    expect(byTool).toHaveLength(2);
+    for (const row of byTool) expect([row[0], row[1], row[3]]).toEqual(['lookup_order', user, 'Done']);
+    await expectStructure(table, ['button "Details of lookup_order call']);
+
+    await apply({ status: 'Failed' }, 1);
+    expect((await rows()).map((row) => [row[0], row[1], row[3]])).toEqual([['cancel_order', user, 'Failed']]);
+
+    await apply({ status: 'Done', session: second }, 1);
+    expect((await rows()).map((row) => [row[0], row[3]])).toEqual([['lookup_order', 'Done']]);
+    await shoot(page, 'history-filtered');
+
+    // Filters that match nothing say so.
+    await apply({ status: 'Failed', tool: 'lookup_order' }, 0);
+    expect(await rows()).toEqual([]);
+    await expectStructure(table, ['No calls match these filters.']);
+    await page.context().close();
+  }, 60_000);
+
   it('batches live updates per animation frame with 500 calls listed and 50 running, and stays responsive', async () => {
     const token = await harness.token({ user: 'perf' });
     // 450 finished calls, made 25 at a time, and 50 that keep reporting progress every 100 ms.
