@@ -209,6 +209,12 @@ describe('operator console', () => {
     await expectText(card, ['"order_id": "A-1003"', '"amount_cents": 500', '"refund_id"']);
     await conversation(page).getByRole('listitem').filter({ hasText: 'Assistant' }).first().waitFor();
     await shoot(page, 'refund-completed');
+    // Opened after it finished, the detail still shows the progress the live list saw.
+    await livePanel(page).locator('tr.call[data-workflow-id*="/rt-"]', { hasText: 'refund_order' }).first().getByRole('button', { name: /^Details of refund_order call / }).click();
+    const detail = page.getByRole('dialog', { name: /refund_order/ });
+    const timeline = detail.getByRole('list', { name: 'Progress timeline' }).getByRole('listitem');
+    await timeline.first().waitFor();
+    expect(await timeline.count()).toBeGreaterThanOrEqual(3);
     await page.context().close();
   }, 60_000);
 
@@ -387,6 +393,12 @@ describe('operator console', () => {
     await apply({ status: 'Done', session: second }, 1);
     expect((await rows()).map((row) => [row[0], row[3]])).toEqual([['lookup_order', 'Done']]);
     await shoot(page, 'history-filtered');
+    // A call finished before the page opened: its detail says the page saw no progress, not that there was none.
+    await table.getByRole('button', { name: /^Details of lookup_order call / }).click();
+    const detail = page.getByRole('dialog', { name: /lookup_order/ });
+    await detail.getByText('No progress was seen by this page', { exact: false }).waitFor();
+    await page.keyboard.press('Escape');
+    await detail.waitFor({ state: 'hidden' });
 
     // Filters that match nothing say so.
     await apply({ status: 'Failed', tool: 'lookup_order' }, 0);
