@@ -1,5 +1,8 @@
-import { createHttpToolSource } from '../../src/activities/http';
+import { createServer } from 'node:http';
+import { createHttpToolSource, type HttpToolConfigInput } from '../../src/activities/http';
+import { MAX_MESSAGE_CHARS } from '../../src/activities/http/message';
 import { freshKey, startHarness, type Harness } from '../support/harness';
+import { freePort } from '../support/ports';
 import { readEvents } from '../support/sse';
 import { waitFor } from '../support/wait';
 import { killWorkerProcess, stopWorkerProcess } from '../support/worker-control';
@@ -73,6 +76,20 @@ describe('an HTTP tool', () => {
     const answer = await h.call('http_echo', { text: 'hi', extra: true }, { key });
     expect(answer.body).toMatchObject({ status: 'error', error_code: 'INVALID_ARGUMENTS' });
     expect(endpoint.withKey(workflowIdOf(key))).toHaveLength(0);
+  });
+
+  it('rejects an unknown key in a nested object or an array of objects before calling the endpoint', async () => {
+    const order = { sku: 'A-1', lines: [{ qty: 2 }] };
+    const good = freshKey('nested-ok');
+    expect((await h.call('http_order', { order }, { key: good })).body).toMatchObject({ status: 'ok', data: { echoed: { order } } });
+    expect(endpoint.withKey(workflowIdOf(good))).toHaveLength(1);
+
+    for (const args of [{ order: { ...order, price_cents: 0 } }, { order: { ...order, lines: [{ qty: 2, discount: 100 }] } }]) {
+      const key = freshKey('nested');
+      const answer = await h.call('http_order', args, { key });
+      expect(answer.body).toMatchObject({ status: 'error', error_code: 'INVALID_ARGUMENTS' });
+      expect(endpoint.withKey(workflowIdOf(key))).toHaveLength(0);
+    }
   });
 });
 
@@ -168,6 +185,19 @@ describe('an HTTP tool that starts a long-running job', () => {
     expect(polls[0]!.headers.authorization).toBe(`Bearer ${TOKEN}`);
   });
 
+  it("ends a job that reports failed in TOOL_FAILED with the job's message, bounded and sanitized, without retrying", async () => {
+    const key = freshKey('job-failed');
+    const message = `Disk <b>full</b>\u0007 on volume ${'x'.repeat(1_000)}`;
+    expect((await h.call('http_job', { steps: 1, fail_message: message }, { key })).status).toBe(202);
+    const final = await finalOf(h, key);
+    expect(final).toMatchObject({ status: 'error', error_code: 'TOOL_FAILED', retryable: false, details: { type: 'JOB_FAILED' }, attempts: 1 });
+    expect(final.message).toMatch(/^Disk full on volume x+…$/);
+    expect(Array.from(final.message as string)).toHaveLength(MAX_MESSAGE_CHARS);
+    const requests = endpoint.withKey(workflowIdOf(key));
+    expect(requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(requests.filter((r) => r.method === 'GET')).toHaveLength(2);
+  });
+
   it('finds the status URL in the body when there is no Location header', async () => {
     const key = freshKey('job-body');
     expect((await h.call('http_job', { steps: 1, via_body: true }, { key })).status).toBe(202);
@@ -204,6 +234,88 @@ describe('an HTTP tool that starts a long-running job', () => {
     expect(cancels[0]!.query.get('call')).toBe(key);
   });
 });
+
+describe('an HTTP tool whose endpoint is not listening', () => {
+  // Both tools call one port where nothing listens until the second test starts a server there.
+  let port: number;
+  let late: Harness;
+  let listener: { requests: string[]; close(): Promise<void> } | undefined;
+  const echoAt = (name: string, rest: Partial<HttpToolConfigInput>): HttpToolConfigInput => ({
+    ...httpTestTools(`http://127.0.0.1:${port}`).find((tool) => tool.name === 'http_echo')!,
+    name,
+    budget: { ackAfterMs: 0, timeoutMs: 20_000 },
+    ...rest,
+  });
+  beforeAll(async () => {
+    port = await freePort();
+    const tools = [
+      echoAt('http_unreachable', { retry: { maxAttempts: 3, initialIntervalMs: 50, maxIntervalMs: 100 } }),
+      echoAt('http_late', { retry: { maxAttempts: 50, initialIntervalMs: 100, maxIntervalMs: 200 } }),
+    ];
+    late = await startHarness({ sources: [createHttpToolSource(tools, { env: { [TOKEN_VARIABLE]: TOKEN } })] });
+  });
+  afterAll(async () => {
+    await late?.stop();
+    await listener?.close();
+  });
+
+  /** The failure types of the call's attempts that failed so far, from the workflow's history. */
+  const failedAttemptsOf = async (key: string) => {
+    const { events } = await late.server.gateway.calls.handle(workflowIdOf(key)).fetchHistory();
+    return (events ?? []).flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes.failure?.applicationFailureInfo?.type] : []));
+  };
+
+  it('retries a refused connection and ends in TOOL_FAILED HTTP_UNREACHABLE once its attempts are spent', async () => {
+    const key = freshKey('unreachable');
+    const started = Date.now();
+    expect((await late.call('http_unreachable', { text: 'hi' }, { key })).status).toBe(202);
+    const final = await finalOf(late, key);
+    expect(final).toMatchObject({
+      status: 'error',
+      error_code: 'TOOL_FAILED',
+      message: 'The endpoint could not be reached',
+      retryable: true,
+      details: { type: 'HTTP_UNREACHABLE' },
+      attempts: 3,
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await failedAttemptsOf(key)).toEqual(['HTTP_UNREACHABLE', 'HTTP_UNREACHABLE', 'HTTP_UNREACHABLE']);
+  });
+
+  it('retries a refused connection inside the budget and ends ok once the endpoint listens', async () => {
+    const key = freshKey('late');
+    expect((await late.call('http_late', { text: 'hi' }, { key })).status).toBe(202);
+    await waitFor(async () => (await failedAttemptsOf(key)).length >= 1, 10_000, 'a refused attempt');
+
+    listener = await listenOn(port);
+    const final = await finalOf(late, key);
+    const refused = await failedAttemptsOf(key);
+    expect(new Set(refused)).toEqual(new Set(['HTTP_UNREACHABLE']));
+    expect(final).toMatchObject({ status: 'ok', data: { echoed: { text: 'hi' } }, attempts: refused.length + 1 });
+    expect(listener.requests).toEqual([workflowIdOf(key)]);
+  });
+});
+
+/** An endpoint on `port` that echoes a POST's JSON body and keeps each request's Idempotency-Key. */
+async function listenOn(port: number): Promise<{ requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      requests.push(String(req.headers['idempotency-key']));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return {
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 describe('an HTTP tool whose worker is killed mid-call', () => {
   it('does the side effect once per Idempotency-Key and answers once a worker runs again', async () => {

@@ -33,6 +33,8 @@ interface Job {
   steps: number;
   polls: number;
   cancelled: boolean;
+  /** Reported as the job's failure once its steps are done, when given. */
+  failMessage?: string;
 }
 
 const HUGE_BYTES = 64 * 1024 * 1024;
@@ -98,7 +100,7 @@ export async function startTestEndpoint(): Promise<TestEndpoint> {
         return json(res, 200, { unexpected: true });
       case 'POST /jobs': {
         const id = `job-${jobs.size + 1}`;
-        jobs.set(id, { steps: req.body.steps, polls: 0, cancelled: false });
+        jobs.set(id, { steps: req.body.steps, polls: 0, cancelled: false, ...(typeof req.body.fail_message === 'string' ? { failMessage: req.body.fail_message } : {}) });
         if (req.body.via_body === true) return json(res, 202, { status_url: `/jobs/${id}` });
         return json(res, 202, { id }, { location: `/jobs/${id}` });
       }
@@ -111,6 +113,7 @@ export async function startTestEndpoint(): Promise<TestEndpoint> {
           const percent = job.steps < 0 ? 10 : Math.round((job.polls / (job.steps + 1)) * 100);
           return json(res, 200, { state: 'running', progress: { percent, message: `Step ${job.polls}` } });
         }
+        if (job.failMessage !== undefined) return json(res, 200, { state: 'failed', message: job.failMessage });
         return json(res, 200, { state: 'succeeded', result: { done: true, polls: job.polls } });
       }
       case 'DELETE /jobs/:id': {

@@ -42,6 +42,9 @@ export function httpTestTools(base: string): HttpToolConfigInput[] {
       retry: { maxAttempts: 5, initialIntervalMs: 100, maxIntervalMs: 500 },
     }),
     tool('http_reject', '/reject', { input: object({ message: { type: 'string' } }) }),
+    tool('http_order', '/echo', {
+      input: object({ order: object({ sku: { type: 'string' }, lines: { type: 'array', items: object({ qty: { type: 'integer' } }) } }, ['sku']) }),
+    }),
     tool('http_flaky', '/flaky', { input: object({ failures: { type: 'integer' } }) }),
     tool('http_slow', '/slow', {
       input: object({ hang_attempts: { type: 'integer' } }),
@@ -58,7 +61,7 @@ export function httpTestTools(base: string): HttpToolConfigInput[] {
     tool('http_huge', '/huge', { maxResponseBytes: 64 * 1024 }),
     tool('http_wrong_shape', '/wrong-shape', { output: object({ ticket_id: { type: 'string' } }) }),
     tool('http_job', '/jobs', {
-      input: object({ steps: { type: 'integer' }, via_body: { type: 'boolean' } }, ['steps']),
+      input: object({ steps: { type: 'integer' }, via_body: { type: 'boolean' }, fail_message: { type: 'string' } }, ['steps']),
       output: object({ done: { type: 'boolean' }, polls: { type: 'integer' } }),
       cancellable: true,
       budget: { ackAfterMs: 0, timeoutMs: 15_000, heartbeatTimeoutMs: 1_000 },
