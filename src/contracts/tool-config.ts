@@ -110,12 +110,14 @@ const SCHEMA_MAP_KEYWORDS = new Set(['properties', 'patternProperties', '$defs',
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * A copy of a JSON Schema in which every object schema rejects unknown keys:
- * zod's `fromJSONSchema` lets keys through unless `additionalProperties` is
- * `false`, so an unknown nested key in a model's arguments would reach the
- * endpoint or MCP server. An object whose `additionalProperties` is a schema
- * is a map and stays one (its values closed in turn); `{}` there is how a
- * tool accepts any keys. A schema with `properties` and no `type` becomes an
+ * A copy of a JSON Schema in which every object schema that names its keys
+ * rejects unknown ones: zod's `fromJSONSchema` lets keys through unless
+ * `additionalProperties` is `false`, so an unknown nested key in a model's
+ * arguments would reach the endpoint or MCP server. An object whose
+ * `additionalProperties` is a schema is a map and stays one (its values
+ * closed in turn); an object that names no keys at all (`{"type": "object"}`)
+ * is free-form by its author's word and stays so, as many MCP servers'
+ * `metadata`-style arguments are. A schema with `properties` and no `type` becomes an
  * object schema, since zod reads a schema without a type as any value.
  * `not` and instance data (`enum`, `const`, `default`) are left as they are:
  * closing an object under `not` would widen what it accepts.
@@ -132,7 +134,8 @@ function closedSchema(schema: unknown): unknown {
   );
   if (closed.type === undefined && isRecord(closed.properties)) closed.type = 'object';
   const isObject = closed.type === 'object' || (Array.isArray(closed.type) && closed.type.includes('object'));
-  if (isObject && !isRecord(closed.additionalProperties)) closed.additionalProperties = false;
+  const namesKeys = isRecord(closed.properties) || isRecord(closed.patternProperties);
+  if (isObject && namesKeys && !isRecord(closed.additionalProperties)) closed.additionalProperties = false;
   return closed;
 }
 

@@ -43,6 +43,12 @@ describe('strictInputOf', () => {
     expect(unknownKeysOf(input.safeParse({ stock: { A: { count: 1, price: 2 } } }))).toEqual([{ path: ['stock', 'A'], keys: ['price'] }]);
   });
 
+  it('leaves an object that names no keys free-form, as its author declared it', () => {
+    const input = strictInputOf('t', { type: 'object', properties: { metadata: { type: 'object' } } });
+    expect(input.safeParse({ metadata: { source: 'crm', tags: ['a'] } }).success).toBe(true);
+    expect(input.safeParse({ metadata: 'not an object' }).success).toBe(false);
+  });
+
   it('closes the branches of anyOf, oneOf and allOf, and an object given without a type', () => {
     const input = strictInputOf('t', {
       type: 'object',
