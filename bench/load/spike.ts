@@ -5,7 +5,7 @@
 //   3. a fresh Holdline (its own dev server and worker) with HOLDLINE_ADMISSION=off: a warm-up, then the same spike.
 // Prints both side by side with a PASS/MISS per target. Exits non-zero if an admitted call is lost.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +15,7 @@ import { startCluster, type Cluster } from '../chaos/cluster';
 import { guardRun } from '../guard';
 import { figuresOf, judgeStep, printSideBySide, printSteps, RECOVERED_SHARE, type RunFigures, type StepVerdict } from './spike-figures';
 import { Callers, runSegments } from './spike-phase';
+import { watchSpike } from './spike-watch';
 
 /** Policy limits lifted, as in `npm run load`, and the per-tool in-flight bound too, so only admission sheds. */
 const SERVER_ENV = {
@@ -32,6 +33,8 @@ const say = (line: string) => process.stdout.write(`[${((performance.now() - sta
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
+let samplesFile: string | undefined;
+
 export async function runSpike(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -46,6 +49,10 @@ export async function runSpike(argv: string[]): Promise<number> {
       sessions: { type: 'string', default: '48' },
       // The adaptive run alone, for trying a change to admission quickly.
       'adaptive-only': { type: 'boolean', default: false },
+      // More server environment for both runs, e.g. --server-env HOLDLINE_ADMISSION_MIN_LIMIT=2 (repeatable).
+      'server-env': { type: 'string', multiple: true, default: [] },
+      // Writes every call's sample (kind, admission, answer and final times) as JSON lines, for a closer look.
+      samples: { type: 'string' },
     },
   });
   const spikeMs = positive(values.duration, '--duration') * 1000;
@@ -53,6 +60,9 @@ export async function runSpike(argv: string[]): Promise<number> {
   const stepMs = positive(values.step, '--step') * 1000;
   const plan = { clients: positive(values.clients, '--clients'), sessions: positive(values.sessions, '--sessions') };
   const runId = randomBytes(3).toString('hex');
+  samplesFile = values.samples;
+  if (samplesFile) writeFileSync(samplesFile, '');
+  const serverEnv = { ...SERVER_ENV, ...Object.fromEntries(values['server-env'].map(settingOf)) };
 
   let cluster: Cluster | undefined;
   let callers: Callers | undefined;
@@ -69,7 +79,7 @@ export async function runSpike(argv: string[]): Promise<number> {
     print('');
     print(`Holdline spike: twice the highest sustainable rate for ${spikeMs / 1000} s, then ${recoveryMs / 1000} s at the rate; admission adaptive, then off.`);
     print(`Machine load average before: ${load()}.`);
-    print(`Server settings: ${Object.entries(SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}; admission at its defaults otherwise. Refund stages ${REFUND_STAGE_MS} ms.`);
+    print(`Server settings: ${Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`).join(' ')}; admission at its defaults otherwise. Refund stages ${REFUND_STAGE_MS} ms.`);
     print('Mix per 20 arrivals: 10 lookup_order over HTTP, 5 lookup_order said to a realtime session, 2 refund_order read over SSE, 2 cancel_order approved over POST approval, 1 refund_order cancelled over POST cancel.');
     print('');
     say('bundling the workflows once for both Holdlines');
@@ -77,7 +87,7 @@ export async function runSpike(argv: string[]): Promise<number> {
 
     // 1. The adaptive Holdline and the highest rate it keeps up with.
     say('starting a Holdline with HOLDLINE_ADMISSION=adaptive (its own Temporal dev server)');
-    cluster = await startCluster({ say: (l) => say(`  ${l}`), serverEnv: { ...SERVER_ENV, HOLDLINE_ADMISSION: 'adaptive' }, refundStageMs: REFUND_STAGE_MS, workflowBundlePath: bundlePath });
+    cluster = await startCluster({ say: (l) => say(`  ${l}`), serverEnv: { ...serverEnv, HOLDLINE_ADMISSION: 'adaptive' }, refundStageMs: REFUND_STAGE_MS, workflowBundlePath: bundlePath });
     callers = await Callers.open(cluster, { ...plan, runId: `${runId}-a` });
     let maxRate: number | undefined = values.rate !== undefined ? positive(values.rate, '--rate') : undefined;
     if (maxRate === undefined) {
@@ -98,7 +108,10 @@ export async function runSpike(argv: string[]): Promise<number> {
       print('');
       printSteps(steps, print);
       print('');
-    } else say(`1. the rate given: ${maxRate}/s (no search)`);
+    } else {
+      say(`1. the rate given: ${maxRate}/s (no search); warm-up at it for ${stepMs / 1000} s (not counted), as the search would have warmed it`);
+      await runSegments(callers, [{ rate: maxRate, durationMs: stepMs }], `spike-${runId}-aw`);
+    }
     if (maxRate === undefined) {
       print('No rate tried was sustained; no spike.');
       return 1;
@@ -109,7 +122,7 @@ export async function runSpike(argv: string[]): Promise<number> {
       { rate: maxRate, durationMs: recoveryMs },
     ];
     say(`2. adaptive: ${maxRate * 2}/s for ${spikeMs / 1000} s, then ${maxRate}/s for ${recoveryMs / 1000} s`);
-    const adaptive = await spikeRun('adaptive', callers, segments, `spike-${runId}-a`, maxRate);
+    const adaptive = await spikeRun('adaptive', cluster, callers, segments, `spike-${runId}-a`, maxRate);
     await stop();
     if (values['adaptive-only']) {
       print('');
@@ -119,12 +132,12 @@ export async function runSpike(argv: string[]): Promise<number> {
 
     // 3. The same spike with admission off, on a fresh Holdline, after a warm-up at the rate.
     say('starting a fresh Holdline with HOLDLINE_ADMISSION=off (its own Temporal dev server and worker)');
-    cluster = await startCluster({ say: (l) => say(`  ${l}`), serverEnv: { ...SERVER_ENV, HOLDLINE_ADMISSION: 'off' }, refundStageMs: REFUND_STAGE_MS, workflowBundlePath: bundlePath });
+    cluster = await startCluster({ say: (l) => say(`  ${l}`), serverEnv: { ...serverEnv, HOLDLINE_ADMISSION: 'off' }, refundStageMs: REFUND_STAGE_MS, workflowBundlePath: bundlePath });
     callers = await Callers.open(cluster, { ...plan, runId: `${runId}-o` });
     say(`   warm-up: ${maxRate}/s for ${stepMs / 1000} s (not counted)`);
     await runSegments(callers, [{ rate: maxRate, durationMs: stepMs }], `spike-${runId}-w`);
     say(`3. admission off: ${maxRate * 2}/s for ${spikeMs / 1000} s, then ${maxRate}/s for ${recoveryMs / 1000} s`);
-    const off = await spikeRun('off', callers, segments, `spike-${runId}-o`, maxRate);
+    const off = await spikeRun('off', cluster, callers, segments, `spike-${runId}-o`, maxRate);
     await stop();
 
     print('');
@@ -143,12 +156,17 @@ export async function runSpike(argv: string[]): Promise<number> {
   }
 }
 
-async function spikeRun(label: string, callers: Callers, segments: { rate: number; durationMs: number }[], keyPrefix: string, maxRate: number): Promise<RunFigures> {
+async function spikeRun(label: string, cluster: Cluster, callers: Callers, segments: { rate: number; durationMs: number }[], keyPrefix: string, maxRate: number): Promise<RunFigures> {
   const totalS = Math.round(segments.reduce((n, s) => n + s.durationMs, 0) / 1000);
+  const watch = watchSpike(cluster);
   const result = await runSegments(callers, segments, keyPrefix, (elapsed) => {
     const s = Math.round(elapsed / 1000);
     if (s % 10 === 0) say(`   ${s}/${totalS} s`);
   });
+  const { timeline, cores } = watch.stop();
+  if (samplesFile) appendFileSync(samplesFile, result.samples.map((s) => JSON.stringify({ run: label, ...s })).join('\n') + '\n');
+  say(`   cores used during the run: ${Object.entries(cores).map(([name, c]) => `${name} ${c.toFixed(2)}`).join(', ')}`);
+  say(`   admission (limit/in flight[+queued], mode n/d/s) every 0.5 s: ${timeline.join(' ')}`);
   say(`   arrivals over; every call ended ${((result.elapsedMs - result.arrivalsMs) / 1000).toFixed(1)} s after the last; checking each admitted call's final envelope by GET ?wait=`);
   const lost = await callers.lost(result.samples);
   return figuresOf(label, result, lost, maxRate);
@@ -163,6 +181,12 @@ async function bundle(dir: string): Promise<string> {
   const path = join(dir, 'workflow-bundle.js');
   writeFileSync(path, code);
   return path;
+}
+
+function settingOf(text: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new Error(`--server-env takes NAME=VALUE, not "${text}"`);
+  return [text.slice(0, at), text.slice(at + 1)];
 }
 
 function positive(value: string | undefined, flag: string): number {

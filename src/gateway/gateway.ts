@@ -251,28 +251,32 @@ export class Gateway {
    * in-flight slot, and duplicates arriving together share one start.
    */
   private async place(call: PreparedCall): Promise<SubmitOutcome> {
-    // A duplicate of a call this server knows attaches without admission; a new call holds a permit until its first answer.
+    // A duplicate of a call this server knows attaches without admission; a new call holds a permit while Holdline works on it.
     const ticket = this.placement.knows(call.workflowId) ? undefined : await this.admit(call);
     const admittedAt = performance.now();
-    // The limit learns from each call's first answer (ack or result): the latency callers see.
+    // The limit learns from each call's latency: its result, or its ack and the work after it (see `Ticket.holdUntil`).
     let sample: Sample | undefined;
+    let held = false;
     try {
       const { placed, leader } = await this.placement.place(call);
       if (placed.kind === 'unknown') {
         sample = { kind: 'dropped' };
         return this.unknownOutcome(call);
       }
-      const answer =
-        placed.kind === 'started' && leader
-          ? await this.answerStarted(call, placed.release)
-          : await this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
-      sample = { kind: 'answered', latencyMs: performance.now() - admittedAt };
+      const started = placed.kind === 'started' && leader;
+      const answer = started
+        ? await this.answerStarted(call, placed.release)
+        : await this.answerAttached(call, placed.kind === 'started' ? { fingerprint: placed.fingerprint, trace_id: placed.trace_id, closed: false } : placed);
+      if (ticket && started && answer.kind === 'accepted' && !answer.awaitingApproval) {
+        ticket.holdUntil(answer.completion.then((envelope) => envelope.status === 'ok'));
+        held = true;
+      } else sample = { kind: 'answered', latencyMs: performance.now() - admittedAt };
       return answer;
     } catch (error) {
       if (sample === undefined && isBackendFailure(error)) sample = { kind: 'dropped' };
       throw error;
     } finally {
-      ticket?.release(sample);
+      if (!held) ticket?.release(sample);
     }
   }
 
@@ -330,7 +334,7 @@ export class Gateway {
       () => this.placement.closed(ref.workflow_id),
       () => undefined,
     );
-    const waitMs = plan.needsApproval ? 0 : spec.budget.ackAfterMs;
+    const waitMs = plan.needsApproval ? 0 : this.admission.ackWindowMs(spec.budget.ackAfterMs);
     const envelope = closed ? await completion : await settleWithin(completion, waitMs);
     const ackSeconds = (performance.now() - call.startedAt) / 1000;
     if (envelope) {

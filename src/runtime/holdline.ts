@@ -186,6 +186,8 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
           minLimit: config.HOLDLINE_ADMISSION_MIN_LIMIT,
           maxLimit: config.HOLDLINE_ADMISSION_MAX_LIMIT,
           latencyTargetMs: config.HOLDLINE_ADMISSION_LATENCY_MS,
+          holdMs: config.HOLDLINE_ADMISSION_HOLD_MS,
+          pressedAckMs: config.HOLDLINE_ADMISSION_PRESSED_ACK_MS,
           queueLength: config.HOLDLINE_ADMISSION_QUEUE,
           queueMs: config.HOLDLINE_ADMISSION_QUEUE_MS,
         },

@@ -10,32 +10,70 @@ import { waitFor } from '../support/wait';
 jest.setTimeout(10_000);
 
 describe('AimdLimiter', () => {
-  const limiter = () => new AimdLimiter({ initial: 10, min: 2, max: 12, targetMs: 100 });
+  /** Windows of 5 samples and no minimum time: each test feeds whole windows. */
+  const limiter = () => new AimdLimiter({ initial: 10, min: 2, max: 12, targetMs: 100, window: { minMs: 0, minSamples: 5, maxSamples: 5 } });
+  const window = (aimd: AimdLimiter, latencies: number[], inFlight = 10) => latencies.forEach((latencyMs) => aimd.observe({ kind: 'answered', latencyMs }, inFlight));
 
-  it('grows by one per good sample while the limit is in use', () => {
+  it('grows by one per window within the target while the limit is in use', () => {
     const aimd = limiter();
-    aimd.observe({ kind: 'answered', latencyMs: 20 }, 10);
-    aimd.observe({ kind: 'answered', latencyMs: 20 }, 10);
+    window(aimd, [20, 20, 20, 20]);
+    expect(aimd.limit).toBe(10);
+    window(aimd, [20]);
+    expect(aimd.limit).toBe(11);
+    window(aimd, [20, 20, 20, 20, 20]);
     expect(aimd.limit).toBe(12);
   });
 
-  it('does not grow while less than half of the limit is used', () => {
+  it('does not grow while less than half of the limit is used all window', () => {
     const aimd = limiter();
-    aimd.observe({ kind: 'answered', latencyMs: 20 }, 4);
+    window(aimd, [20, 20, 20, 20, 20], 4);
     expect(aimd.limit).toBe(10);
   });
 
-  it('backs off by 10% per slow sample or drop', () => {
+  it("backs off by 10% once per window whose 90th percentile is a little over the target, not once per slow sample", () => {
     const aimd = limiter();
-    aimd.observe({ kind: 'answered', latencyMs: 250 }, 10);
+    window(aimd, [20, 20, 20, 20, 105]);
     expect(aimd.limit).toBe(9);
-    aimd.observe({ kind: 'dropped' }, 10);
+    window(aimd, [105, 105, 105, 105, 105]);
     expect(aimd.limit).toBe(8); // 10 × 0.9 × 0.9 = 8.1
+  });
+
+  it('cuts deeper the further a window is over the target, at most by half', () => {
+    const aimd = new AimdLimiter({ initial: 40, min: 1, max: 40, targetMs: 100, window: { minMs: 0, minSamples: 5, maxSamples: 5 } });
+    window(aimd, [160, 160, 160, 160, 160], 40);
+    expect(aimd.limit).toBe(25); // 40 × 100/160
+    window(aimd, [5_000, 5_000, 5_000, 5_000, 5_000], 40);
+    expect(aimd.limit).toBe(12); // 25 × 0.5
+  });
+
+  it('holds the percentile, not the mean, to the target', () => {
+    const aimd = new AimdLimiter({ initial: 10, min: 2, max: 12, targetMs: 100, window: { minMs: 0, minSamples: 20, maxSamples: 20 } });
+    // One slow sample in twenty is within the 90th percentile; three are not.
+    window(aimd, [...Array<number>(19).fill(10), 105]);
+    expect(aimd.limit).toBe(11);
+    window(aimd, [...Array<number>(17).fill(10), 105, 105, 105]);
+    expect(aimd.limit).toBe(9);
+  });
+
+  it('backs off at once on a drop', () => {
+    const aimd = limiter();
+    aimd.observe({ kind: 'dropped' }, 10);
+    expect(aimd.limit).toBe(9);
+  });
+
+  it('decides on a window only after its minimum time', () => {
+    let now = 0;
+    const aimd = new AimdLimiter({ initial: 10, min: 2, max: 12, targetMs: 100, now: () => now, window: { minMs: 250, minSamples: 2, maxSamples: 100 } });
+    window(aimd, [105, 105, 105]);
+    expect(aimd.limit).toBe(10);
+    now = 250;
+    window(aimd, [105]);
+    expect(aimd.limit).toBe(9);
   });
 
   it('stays within its bounds', () => {
     const aimd = limiter();
-    for (let i = 0; i < 100; i++) aimd.observe({ kind: 'answered', latencyMs: 1 }, 100);
+    for (let i = 0; i < 100; i++) window(aimd, [1, 1, 1, 1, 1], 100);
     expect(aimd.limit).toBe(12);
     for (let i = 0; i < 100; i++) aimd.observe({ kind: 'dropped' }, 100);
     expect(aimd.limit).toBe(2);
@@ -277,6 +315,39 @@ describe('Admission', () => {
     expect(admission.snapshot()).toEqual({ mode: 'normal', limit: null, in_flight: 50, queue: 0 });
     tickets.forEach((ticket) => ticket.release());
     expect(admission.snapshot().in_flight).toBe(0);
+  });
+
+  it("keeps an acked call's permit until its work ends, or for the hold at most", async () => {
+    const { admission } = admissionOf({ initialLimit: 2, minLimit: 1, maxLimit: 2, holdMs: 150 });
+    let finish!: () => void;
+    const working = await admission.admit('t', 'normal');
+    working.holdUntil(new Promise<boolean>((resolve) => (finish = () => resolve(true))));
+    const stuck = await admission.admit('t', 'normal');
+    stuck.holdUntil(new Promise<boolean>(() => undefined));
+    expect(admission.snapshot().in_flight).toBe(2);
+    finish();
+    await waitFor(() => admission.snapshot().in_flight === 1, 1_000, 'the finished call gives its permit back');
+    const heldFrom = performance.now();
+    await waitFor(() => admission.snapshot().in_flight === 0, 2_000, 'the hold runs out for the call still working');
+    expect(performance.now() - heldFrom).toBeLessThan(150);
+  });
+
+  it('shortens ack windows as soon as an admitted call waits longer than its tool takes plus the target, before any window closes', async () => {
+    const { admission } = admissionOf({ initialLimit: 10, minLimit: 1, maxLimit: 10, latencyTargetMs: 40, pressedAckMs: 20 });
+    // The tool's fastest time: one call answered in about 0 ms.
+    (await admission.admit('t', 'normal')).release({ kind: 'answered', latencyMs: 0 });
+    expect(admission.ackWindowMs(2_000)).toBe(2_000);
+    const slow = await admission.admit('t', 'normal');
+    await waitFor(() => admission.ackWindowMs(2_000) === 20, 2_000, 'pressed once the call waits past 40 ms');
+    expect(admission.ackWindowMs(5)).toBe(5);
+    slow.release({ kind: 'answered', latencyMs: 60 });
+    expect(admission.ackWindowMs(2_000)).toBe(2_000);
+  });
+
+  it('when off, never shortens an ack window', async () => {
+    const { admission } = admissionOf({ mode: 'off' });
+    await admission.admit('t', 'normal');
+    expect(admission.ackWindowMs(2_000)).toBe(2_000);
   });
 
   it('learns from a sample only once per permit', async () => {

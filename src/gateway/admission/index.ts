@@ -23,8 +23,12 @@ export interface AdmissionSettings {
   minLimit?: number;
   /** Default 512. */
   maxLimit?: number;
-  /** Temporal's answer to a start slower than this lowers the limit. Default 100 ms. */
+  /** A window of calls whose 90th-percentile latency excess (see `ToolBaselines`) is over this lowers the limit. Default 100 ms. */
   latencyTargetMs?: number;
+  /** Longest an acked call keeps its permit while it works. Default 1000 ms. */
+  holdMs?: number;
+  /** While pressed, the longest a new call waits for its result before it is acked. Default 20 ms. */
+  pressedAckMs?: number;
   /** Calls that may wait for admission at once. Default 64. */
   queueLength?: number;
   /** Longest wait before a call is shed; with the pipeline before it, a shed call is answered within 50 ms. Default 25 ms. */
@@ -44,8 +48,15 @@ export interface AdmissionOptions extends AdmissionSettings {
 
 /** An admitted call's permit. */
 export interface Ticket {
-  /** Gives the permit back, with how Temporal answered the start when it did; only the first call counts. */
+  /** Gives the permit back, with the call's latency when it was answered; only the first call counts. */
   release(sample?: Sample): void;
+  /**
+   * Keeps the permit while the acked call works: until `done` settles, or for
+   * the hold at most, whichever comes first. The time held is the sample when
+   * the hold ran out or `done` resolved true: a call that ended early (it was
+   * cancelled, or failed) says nothing about how long work takes.
+   */
+  holdUntil(done: Promise<boolean>): void;
 }
 
 /** What `/readyz` shows. `limit` is null when admission is off. */
@@ -64,11 +75,14 @@ export interface AdmissionSnapshot {
  * (results, progress, approvals, cancels, reads, streams) and every duplicate
  * this server knows bypass it.
  *
- * A call holds its permit from admission until its first answer (the ack, or
- * the result within the ack window). Its sample for the limiter is the time
- * from the permit to Temporal's answer to the start: the work every new call
- * puts on the shared backend, and the part that grows when Temporal is
- * overloaded. A tool's own runtime is not congestion and is left out.
+ * A call holds its permit while Holdline works on it: until its result,
+ * or, when it is acked first, until its result or the hold (`holdMs`) runs
+ * out, whichever comes first; a call that waits for approval gives it back
+ * at its ack (a person, not Holdline, is what it waits for). So the limit
+ * bounds the work admitted calls put on Temporal and the workers, not only
+ * their starts: a refund acked at once still runs its steps. Its sample for
+ * the limiter is that time, as its excess over the tool's own fastest
+ * (`ToolBaselines`): queueing, wherever it happens on the way.
  */
 export class Admission {
   private readonly adaptive: boolean;
@@ -78,18 +92,24 @@ export class Admission {
   private readonly metrics: AdmissionMetrics;
   private readonly cluster: ClusterAdmission | undefined;
   private readonly queueLength: number;
+  private readonly holdMs: number;
+  private readonly targetMs: number;
+  /** Admitted calls not answered yet (neither their result nor their ack). */
+  private readonly unanswered = new Set<{ tool: string; grantedAt: number }>();
   private readonly timer: NodeJS.Timeout | undefined;
   private overflowSheds = 0;
   private effective: DegradationMode = 'normal';
 
   constructor(private readonly options: AdmissionOptions) {
     this.adaptive = (options.mode ?? 'adaptive') === 'adaptive';
+    this.targetMs = options.latencyTargetMs ?? 100;
     this.limiter = new AimdLimiter({
       initial: options.initialLimit ?? 32,
       min: options.minLimit ?? 4,
       max: options.maxLimit ?? 512,
-      targetMs: options.latencyTargetMs ?? 100,
+      targetMs: this.targetMs,
     });
+    this.holdMs = options.holdMs ?? 1_000;
     this.queueLength = this.adaptive ? (options.queueLength ?? 64) : 0;
     this.gate = new ConcurrencyGate({
       limit: this.adaptive ? () => this.limiter.limit : () => Number.POSITIVE_INFINITY,
@@ -115,6 +135,33 @@ export class Admission {
 
   get mode(): DegradationMode {
     return this.effective;
+  }
+
+  /**
+   * The longest a new call with ack window `ackAfterMs` waits for its result
+   * before it is acked. Under pressure results come late, so a caller hears
+   * "working on it" promptly instead of waiting out the window in silence;
+   * the result follows as it would have.
+   */
+  ackWindowMs(ackAfterMs: number): number {
+    return this.pressed() ? Math.min(ackAfterMs, this.options.pressedAckMs ?? 20) : ackAfterMs;
+  }
+
+  /**
+   * Calls are queueing now: a mode above normal, the limit's last window over
+   * its target, or, sooner than either at the start of a spike, an admitted
+   * call still unanswered for longer than its tool's fastest time plus the
+   * target (the window that would show it has not closed yet).
+   */
+  private pressed(): boolean {
+    if (!this.adaptive) return false;
+    if (this.effective !== 'normal' || this.limiter.congested) return true;
+    const now = performance.now();
+    for (const call of this.unanswered) {
+      const floor = this.baselines.floorOf(call.tool);
+      if (floor !== undefined && now - call.grantedAt - floor > this.targetMs) return true;
+    }
+    return false;
   }
 
   snapshot(): AdmissionSnapshot {
@@ -144,12 +191,25 @@ export class Admission {
       }
     }
     this.metrics.wait.observe(permit.waitedMs / 1000);
+    const call = { tool, grantedAt: permit.grantedAt };
+    this.unanswered.add(call);
     let sampled = false;
+    const release = (sample?: Sample) => {
+      this.unanswered.delete(call);
+      if (sample && !sampled && this.adaptive) this.limiter.observe(this.baselines.excess(tool, sample), this.gate.inFlight);
+      sampled = true;
+      permit.release();
+    };
     return {
-      release: (sample) => {
-        if (sample && !sampled && this.adaptive) this.limiter.observe(this.baselines.excess(tool, sample), this.gate.inFlight);
-        sampled = true;
-        permit.release();
+      release,
+      holdUntil: (done) => {
+        this.unanswered.delete(call);
+        const end = (telling: boolean) => {
+          clearTimeout(timer);
+          release(telling ? { kind: 'answered', latencyMs: Math.min(performance.now() - permit.grantedAt, this.holdMs) } : undefined);
+        };
+        const timer = setTimeout(() => end(true), Math.max(0, permit.grantedAt + this.holdMs - performance.now()));
+        done.then(end, () => end(false));
       },
     };
   }
@@ -208,6 +268,12 @@ export class ToolBaselines {
   private readonly recent = new Map<string, number[]>();
 
   constructor(private readonly window = 100) {}
+
+  /** The tool's fastest recent sample; undefined before its first. */
+  floorOf(tool: string): number | undefined {
+    const samples = this.recent.get(tool);
+    return samples?.length ? Math.min(...samples) : undefined;
+  }
 
   excess(tool: string, sample: Sample): Sample {
     if (sample.kind === 'dropped') return sample;
