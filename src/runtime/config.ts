@@ -61,7 +61,7 @@ export const ConfigSchema = z.object({
   HOLDLINE_ADMISSION_MAX_LIMIT: positiveInt(512),
   HOLDLINE_ADMISSION_LATENCY_MS: positiveInt(100),
   HOLDLINE_ADMISSION_HOLD_MS: positiveInt(1000),
-  HOLDLINE_ADMISSION_PRESSED_ACK_MS: z.coerce.number().int().min(0).default(20),
+  HOLDLINE_ADMISSION_PRESSED_ACK_MS: z.coerce.number().int().min(0).default(0),
   HOLDLINE_ADMISSION_QUEUE: z.coerce.number().int().min(0).default(64),
   HOLDLINE_ADMISSION_QUEUE_MS: positiveInt(25),
   // Only when progress has no channel (split roles without Redis): how often a watched call is read.

@@ -24,7 +24,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     tools: [implementTool(gateTool, gates.handler)],
-    // One call at a time, one may wait 20 ms; once degraded it stays so (never escalates); prompt acks at their default (20 ms).
+    // One call at a time, one may wait 20 ms; once degraded it stays so (never escalates); prompt acks at their default (acked as soon as Temporal has the call).
     admission: { initialLimit: 1, minLimit: 1, maxLimit: 1, queueLength: 1, queueMs: 20, tickMs: 20, modes: { escalateMs: 600_000, calmMs: 600_000 } },
   });
 });

@@ -27,7 +27,7 @@ export interface AdmissionSettings {
   latencyTargetMs?: number;
   /** Longest an acked call keeps its permit while it works. Default 1000 ms. */
   holdMs?: number;
-  /** While pressed, the longest a new call waits for its result before it is acked. Default 20 ms. */
+  /** While pressed, the longest a new call waits for its result before it is acked. Default 0: acked as soon as Temporal has it. */
   pressedAckMs?: number;
   /** Calls that may wait for admission at once. Default 64. */
   queueLength?: number;
@@ -144,7 +144,7 @@ export class Admission {
    * the result follows as it would have.
    */
   ackWindowMs(ackAfterMs: number): number {
-    return this.pressed() ? Math.min(ackAfterMs, this.options.pressedAckMs ?? 20) : ackAfterMs;
+    return this.pressed() ? Math.min(ackAfterMs, this.options.pressedAckMs ?? 0) : ackAfterMs;
   }
 
   /**
