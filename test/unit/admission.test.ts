@@ -79,6 +79,22 @@ describe('AimdLimiter', () => {
     expect(aimd.limit).toBe(2);
   });
 
+  it('counts as congested for a second after a window over the target, not until the next window', () => {
+    let now = 0;
+    const aimd = new AimdLimiter({ initial: 10, min: 2, max: 12, targetMs: 100, now: () => now, window: { minMs: 0, minSamples: 1, maxSamples: 1 } });
+    expect(aimd.congested).toBe(false);
+    aimd.observe({ kind: 'answered', latencyMs: 150 }, 10);
+    expect(aimd.congested).toBe(true);
+    now = 999;
+    expect(aimd.congested).toBe(true);
+    now = 1_000;
+    expect(aimd.congested).toBe(false);
+    aimd.observe({ kind: 'dropped' }, 10);
+    expect(aimd.congested).toBe(true);
+    aimd.observe({ kind: 'answered', latencyMs: 10 }, 10);
+    expect(aimd.congested).toBe(false);
+  });
+
   it('rejects bounds that cannot hold', () => {
     expect(() => new AimdLimiter({ initial: 1, min: 5, max: 4, targetMs: 100 })).toThrow(RangeError);
     expect(() => new AimdLimiter({ initial: 1, min: 0, max: 4, targetMs: 100 })).toThrow(RangeError);
@@ -332,16 +348,24 @@ describe('Admission', () => {
     expect(performance.now() - heldFrom).toBeLessThan(150);
   });
 
-  it('shortens ack windows as soon as an admitted call waits longer than its tool takes plus the target, before any window closes', async () => {
+  it('shortens ack windows as soon as several admitted calls wait longer than their tool takes plus the target, before any window closes', async () => {
     const { admission } = admissionOf({ initialLimit: 10, minLimit: 1, maxLimit: 10, latencyTargetMs: 40, pressedAckMs: 20 });
     // The tool's fastest time: one call answered in about 0 ms.
     (await admission.admit('t', 'normal')).release({ kind: 'answered', latencyMs: 0 });
     expect(admission.ackWindowMs(2_000)).toBe(2_000);
-    const slow = await admission.admit('t', 'normal');
-    await waitFor(() => admission.ackWindowMs(2_000) === 20, 2_000, 'pressed once the call waits past 40 ms');
-    expect(admission.ackWindowMs(5)).toBe(5);
-    slow.release({ kind: 'answered', latencyMs: 60 });
+    const first = await admission.admit('t', 'normal');
+    const second = await admission.admit('t', 'normal');
+    const overdueSince = performance.now();
+    await waitFor(() => performance.now() - overdueSince > 80, 1_000, 'two calls overdue');
+    // Two slow calls are slow calls, not a queue.
     expect(admission.ackWindowMs(2_000)).toBe(2_000);
+    const third = await admission.admit('t', 'normal');
+    await waitFor(() => admission.ackWindowMs(2_000) === 20, 2_000, 'pressed once a third call waits past 40 ms');
+    expect(admission.ackWindowMs(5)).toBe(5);
+    third.release({ kind: 'answered', latencyMs: 60 });
+    expect(admission.ackWindowMs(2_000)).toBe(2_000);
+    first.release();
+    second.release();
   });
 
   it('when off, never shortens an ack window', async () => {

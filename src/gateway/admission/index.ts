@@ -149,17 +149,20 @@ export class Admission {
 
   /**
    * Calls are queueing now: a mode above normal, the limit's last window over
-   * its target, or, sooner than either at the start of a spike, an admitted
-   * call still unanswered for longer than its tool's fastest time plus the
-   * target (the window that would show it has not closed yet).
+   * its target within the last second, or, sooner than either at the start of
+   * a spike, several admitted calls still unanswered for longer than their
+   * tool's fastest time plus the target (the window that would show it has
+   * not closed yet). One slow call is a slow call, not a queue.
    */
   private pressed(): boolean {
     if (!this.adaptive) return false;
     if (this.effective !== 'normal' || this.limiter.congested) return true;
+    if (this.unanswered.size < OVERDUE_CALLS_FOR_PRESSURE) return false;
     const now = performance.now();
+    let overdue = 0;
     for (const call of this.unanswered) {
       const floor = this.baselines.floorOf(call.tool);
-      if (floor !== undefined && now - call.grantedAt - floor > this.targetMs) return true;
+      if (floor !== undefined && now - call.grantedAt - floor > this.targetMs && ++overdue >= OVERDUE_CALLS_FOR_PRESSURE) return true;
     }
     return false;
   }
@@ -255,11 +258,13 @@ export class Admission {
   }
 }
 
+/** Overdue unanswered calls that count as a queue forming. */
+const OVERDUE_CALLS_FOR_PRESSURE = 3;
+
 /**
- * What a call's first answer (its ack, or its result within the ack window)
- * says about congestion depends on the tool: a lookup answers with its result
- * in tens of milliseconds, a tool whose ack window always runs out answers
- * after it. So each sample is judged against the tool's own no-load time, the
+ * What the time a call held its permit says about congestion depends on the
+ * tool: a lookup is done in tens of milliseconds, a refund works for a second,
+ * a long tool always runs into the hold. So each sample is judged against the tool's own no-load time, the
  * fastest of its recent samples: the excess over it is queueing somewhere on
  * the way (Temporal, the task queue, the worker), which is what the limit is
  * for. The window keeps the baseline honest when a tool becomes slower for good.

@@ -47,6 +47,8 @@ export interface WindowOptions {
 
 export type Sample = { kind: 'answered'; latencyMs: number } | { kind: 'dropped' };
 
+/** How long a congested window counts as "now". */
+const CONGESTION_MEMORY_MS = 1_000;
 /** The deepest cut one window makes. */
 const MAX_CUT = 0.5;
 
@@ -58,7 +60,8 @@ export class AimdLimiter {
   private readonly window: WindowOptions;
   private readonly now: () => number;
   private latencies: number[] = [];
-  private lastCongested = false;
+  /** When the last window over the target (or the last drop) ended; -Infinity before any. */
+  private congestedAt = Number.NEGATIVE_INFINITY;
   private busiest = 0;
   private openedAt: number;
 
@@ -74,9 +77,13 @@ export class AimdLimiter {
     this.value = clamp(options.initial, options.min, options.max);
   }
 
-  /** Whether the last window was over the target (or saw a drop): calls are queueing now. */
+  /**
+   * Whether calls are queueing now: the last window was over the target (or
+   * saw a drop), and ended within the last second. Without calls no window
+   * closes, so an old verdict says nothing about now.
+   */
   get congested(): boolean {
-    return this.lastCongested;
+    return this.now() - this.congestedAt < CONGESTION_MEMORY_MS;
   }
 
   /** Calls admitted at once: a whole number within [min, max]. */
@@ -108,7 +115,7 @@ export class AimdLimiter {
   /** Ends the window: `latencyMs` is its percentile, or undefined for a drop. */
   private decide(latencyMs: number | undefined): void {
     const congested = latencyMs === undefined || latencyMs > this.options.targetMs;
-    this.lastCongested = congested;
+    this.congestedAt = congested ? this.now() : Number.NEGATIVE_INFINITY;
     if (congested) {
       const factor = latencyMs === undefined ? this.backoff : Math.max(MAX_CUT, Math.min(this.backoff, this.options.targetMs / latencyMs));
       this.value = Math.max(this.options.min, this.value * factor);
