@@ -63,7 +63,7 @@ export const ConfigSchema = z.object({
   HOLDLINE_ADMISSION_HOLD_MS: positiveInt(1000),
   HOLDLINE_ADMISSION_PRESSED_ACK_MS: z.coerce.number().int().min(0).default(0),
   HOLDLINE_ADMISSION_QUEUE: z.coerce.number().int().min(0).default(64),
-  HOLDLINE_ADMISSION_QUEUE_MS: positiveInt(25),
+  HOLDLINE_ADMISSION_QUEUE_MS: positiveInt(10),
   // Only when progress has no channel (split roles without Redis): how often a watched call is read.
   HOLDLINE_PROGRESS_POLL_MS: positiveInt(1_000),
   // How often a tool reporting progress heartbeats to Temporal at most: how soon it hears of a cancellation, and its cost.
