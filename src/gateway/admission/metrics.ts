@@ -17,7 +17,7 @@ export class AdmissionMetrics {
   constructor(registry: Registry, state: () => AdmissionState) {
     const registers = [registry];
     new Gauge({ name: 'holdline_admission_limit', help: 'The adaptive concurrency limit on new calls now', registers, collect() { this.set(state().limit); } });
-    new Gauge({ name: 'holdline_admission_in_flight', help: 'Admitted calls not yet answered (ack or result)', registers, collect() { this.set(state().inFlight); } });
+    new Gauge({ name: 'holdline_admission_in_flight', help: 'Admitted calls holding a permit: until their result, an acked call for the hold at most', registers, collect() { this.set(state().inFlight); } });
     new Gauge({ name: 'holdline_admission_queue_length', help: 'New calls waiting for admission', registers, collect() { this.set(state().queued); } });
     new Gauge({
       name: 'holdline_degradation_mode',
