@@ -125,7 +125,7 @@ async function startParts({ role, config, env, logger, tools: toolsOption, file 
     let worker: SupervisedWorker | undefined;
     let temporalReachable = true;
     if (role !== 'server') {
-      const workflowBundle = await bundleToolWorkflows(logger);
+      const workflowBundle = await bundleToolWorkflows(logger, tracing);
       const workerAddress = address;
       worker = superviseWorker({
         address: workerAddress,

@@ -36,12 +36,16 @@ export interface Tracing {
 }
 
 /**
- * The workflow interceptors module, bundled with the workflows. It is in every
- * bundle, traced or not, so a call's workflow code does not depend on how its
- * worker was configured; untraced, its spans go to {@link workflowSpanSinks}'s
- * no-op sink.
+ * The workflow interceptor modules to bundle with the workflows: OpenTelemetry's
+ * when tracing is on, none otherwise. Untraced, they would still build a span
+ * for every activation and throw it away: measured on the dev server, a
+ * call's first workflow task took 28 ms with them and 17 ms without (a bare
+ * workflow's, 12 ms). They add no commands to a history, so a call replays
+ * the same on a traced and an untraced worker.
  */
-export const WORKFLOW_INTERCEPTOR_MODULES: readonly string[] = [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
+export function workflowInterceptorModules(tracing: Tracing | undefined): string[] {
+  return tracing ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')] : [];
+}
 
 let registered: { provider: NodeTracerProvider; processor: SpanProcessor; resource: Resource; users: number } | undefined;
 

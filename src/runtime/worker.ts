@@ -5,7 +5,7 @@ import { activitiesOf, progressPublishing, type ToolImplementation } from '../ac
 import type { ProgressPublisher } from '../contracts/progress-channel';
 import type { ToolSource } from '../contracts/tool-source';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { activityTracingInterceptors, WORKFLOW_INTERCEPTOR_MODULES, workflowSpanSinks, type Tracing } from './tracing';
+import { activityTracingInterceptors, workflowInterceptorModules, workflowSpanSinks, type Tracing } from './tracing';
 
 export interface ToolWorkerOptions {
   connection: NativeConnection;
@@ -21,7 +21,7 @@ export interface ToolWorkerOptions {
   heartbeatThrottleMs?: number;
   /** Where each progress update goes at once, for the servers' readers; default: only into heartbeats. */
   progress?: ProgressPublisher;
-  /** Traces of workflows and activities; default: none (the bundled workflow interceptors' spans are dropped). */
+  /** Traces of workflows and activities; default: none. A prebuilt bundle must have been made for it (bundleToolWorkflows with the same tracing). */
   tracing?: Tracing;
   /**
    * Run as this version of a Worker Deployment, with every call pinned to the
@@ -71,7 +71,7 @@ export async function createToolWorker(options: ToolWorkerOptions): Promise<Work
     interceptors: {
       activity: [...(options.progress ? [progressPublishing(options.progress)] : []), ...activityTracingInterceptors(options.tracing)],
       // Bundled with the workflows when the worker bundles them itself (a prebuilt bundle has them: bundleToolWorkflows).
-      ...(options.workflowBundle ? {} : { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] }),
+      ...(options.workflowBundle ? {} : { workflowModules: workflowInterceptorModules(options.tracing) }),
     },
     sinks: workflowSpanSinks(options.tracing),
     ...(options.deployment
@@ -90,11 +90,11 @@ export async function createToolWorker(options: ToolWorkerOptions): Promise<Work
  * Bundles `src/workflows` once, so a worker that reconnects does not bundle
  * again, and a broken bundle stops start-up instead of every retry.
  */
-export async function bundleToolWorkflows(logger: Logger): Promise<WorkflowBundleOption> {
+export async function bundleToolWorkflows(logger: Logger, tracing?: Tracing): Promise<WorkflowBundleOption> {
   const log = logger.child({ component: 'workflow-bundler' });
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
+    workflowInterceptorModules: workflowInterceptorModules(tracing),
     logger: {
       log: (level, message, meta) => log.debug(meta ?? {}, `${level} ${message}`),
       trace: (message, meta) => log.trace(meta ?? {}, message),

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../src/runtime/holdline';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/runtime/tracing';
 import { resolveTemporalCli } from '../../src/temporal/cli-binary';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { freePort } from './ports';
@@ -28,8 +27,7 @@ export default async function globalSetup(): Promise<void> {
   });
   const bundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
-    // Like the production bundle (bundleToolWorkflows): the replay tests replay the same code.
-    workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES],
+    // Like the production bundle of an untraced worker (bundleToolWorkflows): the replay tests replay the same code.
     logger: quietLogger,
   });
   const bundlePath = join(dir, 'workflow-bundle.js');

@@ -55,6 +55,16 @@ describe('AimdLimiter', () => {
     expect(aimd.limit).toBe(9);
   });
 
+  it('takes slow calls that never overlapped for slow calls, not congestion (a cold start, one slow tool)', () => {
+    const aimd = limiter();
+    window(aimd, [500, 500, 500, 500, 500], 1);
+    expect(aimd.limit).toBe(10);
+    expect(aimd.congested).toBe(false);
+    window(aimd, [500, 500, 500, 500, 500], 2);
+    expect(aimd.limit).toBe(5);
+    expect(aimd.congested).toBe(true);
+  });
+
   it('backs off at once on a drop', () => {
     const aimd = limiter();
     aimd.observe({ kind: 'dropped' }, 10);

@@ -114,13 +114,16 @@ export class AimdLimiter {
 
   /** Ends the window: `latencyMs` is its percentile, or undefined for a drop. */
   private decide(latencyMs: number | undefined): void {
-    const congested = latencyMs === undefined || latencyMs > this.options.targetMs;
+    // Calls that never overlapped were not queueing behind each other (slow ones are a cold start or a
+    // slow tool): only a drop, or slowness while calls overlapped, is congestion.
+    const inUse = this.busiest * 2 >= this.limit;
+    const congested = latencyMs === undefined || (latencyMs > this.options.targetMs && this.busiest >= 2);
     this.congestedAt = congested ? this.now() : Number.NEGATIVE_INFINITY;
     if (congested) {
       const factor = latencyMs === undefined ? this.backoff : Math.max(MAX_CUT, Math.min(this.backoff, this.options.targetMs / latencyMs));
       this.value = Math.max(this.options.min, this.value * factor);
     }
-    else if (this.busiest * 2 >= this.limit) this.value = Math.min(this.options.max, this.value + 1);
+    else if (inUse && latencyMs !== undefined && latencyMs <= this.options.targetMs) this.value = Math.min(this.options.max, this.value + 1);
     this.latencies = [];
     this.busiest = 0;
     this.openedAt = this.now();
