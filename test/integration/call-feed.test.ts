@@ -161,7 +161,7 @@ describe('GET /v1/events', () => {
       for (const key of keys) expect((await h.call('loud_tool', { ms: 30_000 }, { token, key })).status).toBe(202);
       await waitFor(() => h.server.feed.readerCount === 1, 30_000, 'the stalled reader is cut off');
       for (const key of keys) expect((await h.post(`/v1/tool-calls/${key}/cancel`, {}, token)).status).toBeLessThan(300);
-      await waitFor(() => keys.every((key) => about(reader.events, key).some((event) => event.type === 'call.finished')), 15_000, 'every finish reaches the reader');
+      await waitFor(() => keys.every((key) => about(reader.events, key).some((event) => event.type === 'call.finished')), 30_000, 'every finish reaches the reader');
       expect(about(reader.events, keys[0]!).at(-1)).toMatchObject({ type: 'call.finished', call: { status: 'cancelled' } });
       expect(reader.events.filter((event) => event.type === 'call.progress').length).toBeGreaterThan(keys.length);
     } finally {
