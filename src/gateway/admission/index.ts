@@ -212,6 +212,7 @@ export class Admission {
           release(telling ? { kind: 'answered', latencyMs: Math.min(performance.now() - permit.grantedAt, this.holdMs) } : undefined);
         };
         const timer = setTimeout(() => end(true), Math.max(0, permit.grantedAt + this.holdMs - performance.now()));
+        timer.unref();
         done.then(end, () => end(false));
       },
     };
