@@ -1,7 +1,25 @@
+import { z } from 'zod';
+import { implementTool } from '../../src/activities';
+import { defineTool } from '../../src/contracts/tool-spec';
 import { TenantPolicy } from '../../src/gateway';
 import { lookupOrder, refundOrder } from '../../examples/support-desk';
 import { freshKey, startHarness, type Harness } from '../support/harness';
+import { Gates } from '../support/gates';
 import { connectRealtime } from '../support/realtime-client';
+import { waitFor } from '../support/wait';
+
+const gates = new Gates();
+/** A tool that runs until the test opens its gate: a call outlives a budget for exactly as long as the test needs. */
+const gateTool = defineTool({
+  name: 'gate_tool',
+  description: 'Runs until the test opens its gate.',
+  input: z.strictObject({ label: z.string() }),
+  output: z.object({ label: z.string() }),
+  scopes: ['test'],
+  sideEffect: 'read',
+  budget: { ackAfterMs: 0, timeoutMs: 10_000 },
+  retry: { maxAttempts: 1 },
+});
 
 const names = (tools: { name: string }[]) => tools.map((tool) => tool.name).sort();
 
@@ -41,13 +59,20 @@ describe('a tenant policy in a running Holdline', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness({
+      tools: [implementTool(gateTool, gates.handler)],
       tenants: {
         acme: { tools: ['lookup_order', 'refund_order'], tighten: { refund_order: { needsApproval: true } } },
         globex: { tools: ['lookup_order'] },
+        // Two tenants with the same tool, one of them on a shorter budget than the tool declares (10 s).
+        umbrella: { tools: ['gate_tool'], tighten: { gate_tool: { timeoutMs: 300 } } },
+        hooli: { tools: ['gate_tool'] },
       },
     });
   });
-  afterAll(() => h.stop());
+  afterAll(async () => {
+    gates.openAll();
+    await h?.stop();
+  });
 
   it('shows each tenant only its tools in GET /v1/tools', async () => {
     expect(names((await h.get('/v1/tools')).body.tools)).toEqual(['lookup_order', 'refund_order']);
@@ -80,6 +105,43 @@ describe('a tenant policy in a running Holdline', () => {
     await h.post(`/v1/tool-calls/${key}/approval`, { approved: false });
     const done = await h.get(`/v1/tool-calls/${key}?wait=10000`);
     expect(done.body).toMatchObject({ status: 'error', error_code: 'APPROVAL_DENIED' });
+  });
+
+  it('applies a tightened budget to that tenant\'s calls only: its workflow runs on the shorter budget and times out', async () => {
+    /** The plan the call's workflow started with, and the attempt timeout of the activity it scheduled, from Temporal's history. */
+    const planInTemporal = async (workflowId: string) => {
+      const events = (await h.server.gateway.calls.handle(workflowId).fetchHistory()).events ?? [];
+      const started = events[0]?.workflowExecutionStartedEventAttributes;
+      const input = JSON.parse(Buffer.from(started!.input!.payloads![0]!.data!).toString()) as { plan: { timeoutMs: number } };
+      const attemptTimeout = events.find((event) => event.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!.startToCloseTimeout!;
+      return { timeoutMs: input.plan.timeoutMs, attemptTimeoutMs: Number(attemptTimeout.seconds ?? 0) * 1_000 + (attemptTimeout.nanos ?? 0) / 1e6 };
+    };
+    const start = async (tenant: string) => {
+      const key = freshKey(tenant);
+      const token = await h.token({ tenant });
+      expect((await h.call('gate_tool', { label: key }, { key, token })).status).toBe(202);
+      await waitFor(() => gates.reached(key), 10_000, `${tenant}'s call running`);
+      return { key, token, workflowId: `${tenant}/alice/${key}` };
+    };
+    try {
+      // The untightened call starts first, so it has run at least as long as the tightened one when that one times out.
+      const declared = await start('hooli');
+      const tightened = await start('umbrella');
+
+      const timedOut = await h.get(`/v1/tool-calls/${tightened.key}?wait=10000`, tightened.token);
+      expect(timedOut.body).toMatchObject({ status: 'error', error_code: 'TIMEOUT', tool: 'gate_tool', attempts: 1 });
+      expect(timedOut.body.message).toContain('within 0.3s');
+      expect(await planInTemporal(tightened.workflowId)).toEqual({ timeoutMs: 300, attemptTimeoutMs: 300 });
+
+      // Past 300 ms, the other tenant's call of the same tool runs on, and ends ok when its gate opens.
+      expect((await h.get(`/v1/tool-calls/${declared.key}`, declared.token)).body.status).toBe('running');
+      gates.open(declared.key);
+      const ok = await h.get(`/v1/tool-calls/${declared.key}?wait=10000`, declared.token);
+      expect(ok.body).toMatchObject({ status: 'ok', tool: 'gate_tool', data: { label: declared.key } });
+      expect(await planInTemporal(declared.workflowId)).toEqual({ timeoutMs: 10_000, attemptTimeoutMs: 10_000 });
+    } finally {
+      gates.openAll();
+    }
   });
 
   it('installs only the tenant\'s tools in a realtime session, and refuses the others there too', async () => {
