@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort } from '../support/ports';
@@ -71,6 +71,27 @@ function groupAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Pids of `temporal server start-dev` processes serving gRPC on `port`. Holdline starts its dev server
+ * in a process group of its own (so a terminal's Ctrl-C reaches the worker first), so the group check
+ * above does not see it; its command line does.
+ */
+function devServerPids(port: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const at = args.indexOf('--port');
+    if (args.includes('start-dev') && at >= 0 && args[at + 1] === String(port)) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 const TOOLS_TS = `import { z } from 'zod';
@@ -181,10 +202,12 @@ beforeAll(async () => {
 }, 600_000);
 
 const children: ChildProcess[] = [];
+const devServerPorts: number[] = [];
 afterAll(() => {
   for (const child of children) {
     if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
   }
+  for (const pid of devServerPorts.flatMap(devServerPids)) process.kill(pid, 'SIGKILL');
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -259,6 +282,79 @@ describe('the packed package', () => {
     if (code !== 0) throw new Error(`holdline start exited ${code ?? signal} after SIGINT:\n${output}`);
     // Nothing holdline started is left running.
     await waitFor(() => !groupAlive(child.pid!), 10_000, 'every process of the group gone');
+  }, 240_000);
+
+  it('starts its own Temporal dev server when TEMPORAL_ADDRESS is unset, serves a tool call and the Temporal UI, and stops it on SIGINT', async () => {
+    const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+    devServerPorts.push(temporalPort);
+    // A fresh machine: no TEMPORAL_ADDRESS (userEnv drops every TEMPORAL_ variable, TEMPORAL_CLI too), so the
+    // package finds the Temporal CLI itself, on PATH or in the build cached under HOME, as `npx holdline start` would.
+    const env = userEnv({
+      HOLDLINE_DATA_DIR: join(dir, 'embedded-data'),
+      PORT: String(port),
+      TEMPORAL_DEV_PORT: String(temporalPort),
+      TEMPORAL_UI_PORT: String(uiPort),
+      LOG_LEVEL: 'info',
+    });
+    expect(env.TEMPORAL_ADDRESS).toBeUndefined();
+    // Started directly, not through `npx`, for the exit code (see the test above).
+    const child = spawn(join(project, 'node_modules', '.bin', 'holdline'), ['start', '--tools', './my-tools.ts'], {
+      cwd: project,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    children.push(child);
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      // Ready when the banner is out and /readyz answers 200: the worker polls the embedded server.
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${output}`);
+          if (!output.includes('Holdline is running')) return false;
+          return fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+        },
+        120_000,
+        'the banner and GET /readyz 200',
+      );
+      expect(output).toContain(`Temporal:     127.0.0.1:${temporalPort}`);
+      expect(devServerPids(temporalPort)).toHaveLength(1);
+
+      const token = await run('npx', ['holdline', 'token', '--tools', './my-tools.ts', '--user', 'ada'], { cwd: project, env, timeoutMs: 60_000 });
+      expectSuccess(token, 'holdline token');
+      const bearer = token.stdout.trim();
+
+      const response = await fetch(`${url}/v1/tool-calls`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ tool: 'greet_user', arguments: { name: 'Ada' } }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ status: 'ok', data: { greeting: 'Hello, Ada!' }, tool: 'greet_user' });
+
+      // The UI the banner and /v1/info point at is the dev server's, and it serves its page.
+      const uiUrl = `http://127.0.0.1:${uiPort}`;
+      expect(output).toContain(`Temporal UI:  ${uiUrl}/namespaces/default/workflows`);
+      const info = await fetch(`${url}/v1/info`, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(10_000) });
+      expect(info.status).toBe(200);
+      expect(await info.json()).toMatchObject({ temporal_ui_url: uiUrl, namespace: 'default' });
+      const ui = await fetch(`${uiUrl}/namespaces/default/workflows`, { signal: AbortSignal.timeout(10_000) });
+      expect(ui.status).toBe(200);
+      expect(await ui.text()).toMatch(/<html/i);
+    } finally {
+      child.kill('SIGINT');
+    }
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`holdline start still running 30 s after SIGINT:\n${output}`)), 30_000).unref());
+    const { code, signal } = await Promise.race([exited, timeout]);
+    if (code !== 0) throw new Error(`holdline start exited ${code ?? signal} after SIGINT:\n${output}`);
+    // The dev server went with it (one was running on that port, checked above): none is left.
+    await waitFor(() => !groupAlive(child.pid!), 10_000, 'every process of the group gone');
+    await waitFor(() => devServerPids(temporalPort).length === 0, 10_000, `no temporal dev server left on port ${temporalPort}`);
   }, 240_000);
 
   it('runs from a plain JavaScript main with startHoldline, without tsx', async () => {
