@@ -304,10 +304,12 @@ describe('operator console', () => {
   }, 45_000);
 
   it("shows a second user of the tenant and a user of another tenant none of alice's calls", async () => {
+    // Users of their own: the Temporal server is shared with other suites, whose calls of a plain "bob" its history would list.
+    const suffix = Date.now().toString(36);
     const bob = await openConsole();
-    await signIn(bob, { user: 'bob' });
+    await signIn(bob, { user: `bob-${suffix}` });
     const carol = await openConsole();
-    await signIn(carol, { user: 'carol', tenant: 'globex' });
+    await signIn(carol, { user: `carol-${suffix}`, tenant: 'globex' });
     const operator = await openConsole();
     await signIn(operator, { user: 'olga', scopes: [...TEST_SCOPES, 'holdline:operator'] });
     for (const page of [bob, carol, operator]) await livePanel(page).getByRole('status').filter({ hasText: /^0 running/ }).waitFor();
