@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { TokenVerifier } from '../src/gateway';
 import { startScriptedModel, type ScriptedModel } from '../src/scripted-model/server';
 import { freePort } from '../test/support/ports';
+import { ConditionWaiters } from './condition-waiters';
 
 /**
  * Realtime sessions over real WebSockets: a Holdline server process of its
@@ -38,6 +39,8 @@ export async function startSessionServer(temporalAddress: string, taskQueue: str
       HOLDLINE_SESSION_MAX_IN_FLIGHT: '1000',
       // Every load session is one user's: the per-user session cap (10 by default) would refuse all but the first ten.
       HOLDLINE_MAX_SESSIONS_PER_USER: '1000',
+      // Admission lifted like the limits: a shed lookup answered from its fallback never reaches Temporal.
+      HOLDLINE_ADMISSION: 'off',
       LOG_LEVEL: 'error',
       OPENAI_API_KEY: '',
     },
@@ -81,6 +84,8 @@ export interface CallTiming {
   terminals?: number;
   /** The call's workflow id, from `tool_call.accepted`. */
   workflowId?: string;
+  /** Its result came from the tool's fallback, not from a workflow. */
+  fallback?: boolean;
 }
 
 /** A realtime client that says one line at a time and times each call. */
@@ -90,7 +95,7 @@ export class BenchSession {
   private refused = 0;
   private lastEventAt = 0;
   readonly calls = new Map<string, CallTiming>();
-  private readonly waiters = new Set<() => void>();
+  private readonly conditions = new ConditionWaiters();
 
   private constructor(private readonly socket: WebSocket) {
     socket.on('message', (data) => {
@@ -107,9 +112,9 @@ export class BenchSession {
       } else if (['tool_call.completed', 'tool_call.failed', 'tool_call.cancelled'].includes(event.type)) {
         const call = this.calls.get(event.call_id);
         if (call) call.terminals = (call.terminals ?? 0) + 1;
-        if (call && call.terminalAt === undefined) Object.assign(call, { terminalAt: now, terminal: event.type });
+        if (call && call.terminalAt === undefined) Object.assign(call, { terminalAt: now, terminal: event.type, fallback: event.result?.fallback === true });
       }
-      for (const wake of [...this.waiters]) wake();
+      this.conditions.wake();
     });
   }
 
@@ -121,7 +126,7 @@ export class BenchSession {
       socket.once('open', resolve);
       socket.once('error', reject);
     });
-    await session.until(() => session.lastEventAt > 0 && !session.responding, 20_000);
+    await session.conditions.until(() => session.lastEventAt > 0 && !session.responding, 20_000);
     return session;
   }
 
@@ -136,37 +141,16 @@ export class BenchSession {
       for (let asked = 0; asked < 5 && !mine(); asked++) {
         const refusedBefore = this.refused;
         this.socket.send(JSON.stringify({ type: 'response.create' }));
-        await this.until(() => mine() !== undefined || this.refused > refusedBefore, timeoutMs);
-        if (!mine()) await this.until(() => !this.responding, timeoutMs);
+        await this.conditions.until(() => mine() !== undefined || this.refused > refusedBefore, timeoutMs);
+        if (!mine()) await this.conditions.until(() => !this.responding, timeoutMs);
       }
-      await this.until(() => mine()?.terminalAt !== undefined, timeoutMs);
+      await this.conditions.until(() => mine()?.terminalAt !== undefined, timeoutMs);
       // Quiet: no response under way and nothing heard for a moment, so the next line does not talk over the model.
-      await this.until(() => !this.responding && performance.now() - this.lastEventAt > 20, timeoutMs);
+      await this.conditions.until(() => !this.responding && performance.now() - this.lastEventAt > 20, timeoutMs);
     } catch {
       // A call without a terminal event is counted as lost by the caller.
     }
     return mine();
-  }
-
-  private until(condition: () => boolean, timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        clearInterval(poll);
-        reject(new Error('timed out'));
-      }, timeoutMs);
-      // Quiet periods end without an event: look again now and then.
-      const poll = setInterval(check, 10);
-      this.waiters.add(check);
-      check();
-    });
   }
 
   close(): void {
@@ -204,7 +188,10 @@ export interface RealtimeLoad {
   durationMs: number;
   /** Function calls the model made. */
   calls: number;
+  /** Completed through a workflow. */
   completed: number;
+  /** Completed from the tool's fallback (Temporal unreachable): no workflow ran. */
+  answeredByFallback: number;
   failed: number;
   /** Function calls that got no terminal event at all. */
   lost: number;
@@ -232,14 +219,17 @@ export async function realtimeLoad(server: SessionServer, plan: { sessions: numb
   memory.push({ atMs: Math.round(elapsed), ...(await server.memory()) });
   let calls = 0;
   let completed = 0;
+  let answeredByFallback = 0;
   let failed = 0;
   for (const session of sessions) {
     for (const call of session.calls.values()) {
       calls += 1;
-      if (call.terminal === 'tool_call.completed') completed += 1;
+      // A fallback's answer never went through Temporal: not throughput to count.
+      if (call.terminal === 'tool_call.completed' && call.fallback) answeredByFallback += 1;
+      else if (call.terminal === 'tool_call.completed') completed += 1;
       else if (call.terminal) failed += 1;
     }
     session.close();
   }
-  return { sessions: plan.sessions, durationMs: Math.round(elapsed), calls, completed, failed, lost: calls - completed - failed, callsPerSec: completed / (elapsed / 1000), memory };
+  return { sessions: plan.sessions, durationMs: Math.round(elapsed), calls, completed, answeredByFallback, failed, lost: calls - completed - answeredByFallback - failed, callsPerSec: completed / (elapsed / 1000), memory };
 }

@@ -107,7 +107,7 @@ function details(r: CoreResults, s: ReturnType<typeof summarizeAll>): string[] {
 function realtimeLoadLines(load: RealtimeLoad, pad: string): string[] {
   const trend = memoryTrend(load);
   return [
-    `  ${'realtime load'.padEnd(44)} ${load.sessions} sessions for ${(load.durationMs / 1000).toFixed(0)} s: ${load.calls} calls, ${load.completed} completed, ${load.failed} failed, ${load.lost} lost → ${load.callsPerSec.toFixed(1)} calls/s`,
+    `  ${'realtime load'.padEnd(44)} ${load.sessions} sessions for ${(load.durationMs / 1000).toFixed(0)} s: ${load.calls} calls, ${load.completed} completed${load.answeredByFallback ? ` (and ${load.answeredByFallback} from a fallback)` : ''}, ${load.failed} failed, ${load.lost} lost → ${load.callsPerSec.toFixed(1)} calls/s`,
     `  ${pad} server memory (RSS / heap after a full GC, MB): ${load.memory.map((m) => `${(m.atMs / 1000).toFixed(0)}s ${m.rssMb.toFixed(0)}/${m.heapMb.toFixed(0)}`).join(', ')}`,
     ...(trend ? [`  ${pad} warm (${(trend.warm.atMs / 1000).toFixed(0)} s) → end: RSS ${trend.warm.rssMb.toFixed(1)} → ${trend.end.rssMb.toFixed(1)} MB, heap ${trend.warm.heapMb.toFixed(1)} → ${trend.end.heapMb.toFixed(1)} MB`] : []),
   ];

@@ -145,6 +145,9 @@ async function startServer(config: Config, address: string, store: OrderStore, t
     jwtSecret: randomBytes(32).toString('base64url'),
     logger: pino({ level: 'silent' }),
     limits: { maxArgumentBytes: config.HOLDLINE_MAX_ARGUMENT_BYTES, ...LIMITS },
+    // Admission is policy too, lifted like the limits: a shed lookup answered from its fallback is no
+    // Temporal round trip to compare with raw. `npm run load -- spike` measures admission itself.
+    admission: { mode: 'off' },
     backendTimeoutMs: config.HOLDLINE_BACKEND_TIMEOUT_MS,
     breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
     progress,
