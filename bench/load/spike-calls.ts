@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { parseWorkflowId } from '../../src/gateway';
 import { parseEventStream } from '../../test/support/sse';
+import { ConditionWaiters } from '../condition-waiters';
 
 /**
  * The calls of the spike, timed as their client sees them, from the moment
@@ -193,7 +194,7 @@ export class SpikeSession {
   private refused = 0;
   private lastEventAt = 0;
   private readonly calls = new Map<string, RealtimeCall>();
-  private readonly waiters = new Set<() => void>();
+  private readonly conditions = new ConditionWaiters();
 
   private constructor(
     private readonly socket: WebSocket,
@@ -212,7 +213,7 @@ export class SpikeSession {
       else if (['tool_call.completed', 'tool_call.failed', 'tool_call.cancelled'].includes(event.type) && call && call.terminalAt === undefined) {
         Object.assign(call, { terminalAt: now, answerAt: call.answerAt ?? now, result: event.result });
       }
-      for (const wake of [...this.waiters]) wake();
+      this.conditions.wake();
     });
   }
 
@@ -223,7 +224,7 @@ export class SpikeSession {
       socket.once('open', resolve);
       socket.once('error', reject);
     });
-    await session.until(() => session.lastEventAt > 0 && !session.responding, 20_000);
+    await session.conditions.until(() => session.lastEventAt > 0 && !session.responding, 20_000);
     return session;
   }
 
@@ -238,11 +239,11 @@ export class SpikeSession {
       for (let asked = 0; asked < 5 && !mine(); asked++) {
         const refusedBefore = this.refused;
         this.socket.send(JSON.stringify({ type: 'response.create' }));
-        await this.until(() => mine() !== undefined || this.refused > refusedBefore, 30_000);
-        if (!mine()) await this.until(() => !this.responding, 30_000);
+        await this.conditions.until(() => mine() !== undefined || this.refused > refusedBefore, 30_000);
+        if (!mine()) await this.conditions.until(() => !this.responding, 30_000);
       }
-      await this.until(() => mine()?.terminalAt !== undefined, 120_000);
-      await this.until(() => !this.responding && performance.now() - this.lastEventAt > 20, 30_000);
+      await this.conditions.until(() => mine()?.terminalAt !== undefined, 120_000);
+      await this.conditions.until(() => !this.responding && performance.now() - this.lastEventAt > 20, 30_000);
     } catch {
       // Judged below from what arrived.
     }
@@ -269,26 +270,6 @@ export class SpikeSession {
       sample.final = { status: result.status, ...(result.error_code ? { code: String(result.error_code) } : {}) };
     }
     return sample;
-  }
-
-  private until(condition: () => boolean, timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        clearInterval(poll);
-        reject(new Error('timed out'));
-      }, timeoutMs);
-      const poll = setInterval(check, 10);
-      this.waiters.add(check);
-      check();
-    });
   }
 
   close(): void {
