@@ -176,7 +176,11 @@ describe('operator console', () => {
       async () => {
         const now = await page.evaluate(() => {
           const card = [...document.querySelectorAll('.conversation .card')].find((c) => c.textContent?.includes('refund_order'));
-          const row = [...document.querySelectorAll('section.live tr.call')].find((r) => r.textContent?.includes('refund_order'));
+          // This conversation's own call: suites sharing the Temporal server may run alice's refunds in the live list too.
+          const session = sessionStorage.getItem('holdline.talk.session');
+          const row = [...document.querySelectorAll('section.live tr.call')].find(
+            (r) => r.textContent?.includes('refund_order') && session !== null && r.querySelector(`td[title="${session}"]`) !== null,
+          );
           return {
             card: card?.querySelector('progress')?.value,
             cardPhase: card?.className ?? '',
@@ -210,7 +214,12 @@ describe('operator console', () => {
     await conversation(page).getByRole('listitem').filter({ hasText: 'Assistant' }).first().waitFor();
     await shoot(page, 'refund-completed');
     // Opened after it finished, the detail still shows the progress the live list saw.
-    await livePanel(page).locator('tr.call[data-workflow-id*="/rt-"]', { hasText: 'refund_order' }).first().getByRole('button', { name: /^Details of refund_order call / }).click();
+    const session = await page.evaluate(() => sessionStorage.getItem('holdline.talk.session'));
+    await livePanel(page)
+      .locator('tr.call', { hasText: 'refund_order', has: page.locator(`td[title="${session}"]`) })
+      .first()
+      .getByRole('button', { name: /^Details of refund_order call / })
+      .click();
     const detail = page.getByRole('dialog', { name: /refund_order/ });
     const timeline = detail.getByRole('list', { name: 'Progress timeline' }).getByRole('listitem');
     await timeline.first().waitFor();
@@ -242,8 +251,9 @@ describe('operator console', () => {
     const cards = conversation(page).getByRole('listitem', { name: 'cancel_order call' });
     await cards.first().filter({ hasText: 'Waiting for your approval' }).waitFor();
     // The waiting call stands out in the live list: first, marked, and saying it needs a decision.
-    // This conversation's calls only: other suites' calls of the same user share the Temporal server.
-    const waitingRow = livePanel(page).locator('tr.status-awaiting_approval[data-workflow-id*="/rt-"]', { hasText: 'cancel_order' });
+    // This conversation's calls only (its session's): other suites' calls of the same user share the Temporal server.
+    const session = await page.evaluate(() => sessionStorage.getItem('holdline.talk.session'));
+    const waitingRow = livePanel(page).locator('tr.status-awaiting_approval', { hasText: 'cancel_order', has: page.locator(`td[title="${session}"]`) });
     await waitingRow.filter({ hasText: 'Needs a decision' }).waitFor();
     expect(await livePanel(page).locator('tbody tr').first().getAttribute('class')).toContain('status-awaiting_approval');
     await expectStructure(cards.first(), ['group "Decide on cancel_order"', 'button "Approve"', 'button "Deny"', 'region "Arguments to approve"']);
