@@ -272,13 +272,14 @@ const OVERDUE_CALLS_FOR_PRESSURE = 3;
  */
 export class ToolBaselines {
   private readonly recent = new Map<string, number[]>();
+  /** Each tool's fastest recent sample, kept as samples come: read for every unanswered call on each new call. */
+  private readonly floors = new Map<string, number>();
 
   constructor(private readonly window = 100) {}
 
   /** The tool's fastest recent sample; undefined before its first. */
   floorOf(tool: string): number | undefined {
-    const samples = this.recent.get(tool);
-    return samples?.length ? Math.min(...samples) : undefined;
+    return this.floors.get(tool);
   }
 
   excess(tool: string, sample: Sample): Sample {
@@ -287,6 +288,8 @@ export class ToolBaselines {
     if (!samples) this.recent.set(tool, (samples = []));
     samples.push(sample.latencyMs);
     if (samples.length > this.window) samples.shift();
-    return { kind: 'answered', latencyMs: sample.latencyMs - Math.min(...samples) };
+    const floor = Math.min(...samples);
+    this.floors.set(tool, floor);
+    return { kind: 'answered', latencyMs: sample.latencyMs - floor };
   }
 }
