@@ -3,7 +3,7 @@ import { implementTool } from '../../src/activities';
 import { defineTool } from '../../src/contracts/tool-spec';
 import { freshKey, startHarness, type Harness, type HttpAnswer } from '../support/harness';
 import { connectRealtime } from '../support/realtime-client';
-import { Gates } from '../support/gates';
+import { defineGateTool, Gates } from '../support/gates';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(60_000);
@@ -12,16 +12,8 @@ jest.setTimeout(60_000);
 const gates = new Gates();
 const open = (label: string) => gates.open(label);
 const gateHandler = gates.handler;
-const gateDeclaration = {
-  input: z.strictObject({ label: z.string() }),
-  output: z.object({ label: z.string() }),
-  scopes: ['test'],
-  sideEffect: 'read' as const,
-  budget: { ackAfterMs: 5_000, timeoutMs: 10_000 },
-  retry: { maxAttempts: 1 },
-};
-const gateTool = defineTool({ name: 'gate_tool', description: 'Runs until the test opens its gate.', ...gateDeclaration });
-const lowGateTool = defineTool({ name: 'low_gate_tool', description: 'A low-priority gate tool.', priority: 'low', ...gateDeclaration });
+const gateTool = defineGateTool({ ackAfterMs: 5_000 });
+const lowGateTool = defineGateTool({ name: 'low_gate_tool', ackAfterMs: 5_000, priority: 'low' });
 const cachedPrice = defineTool({
   name: 'cached_price',
   description: 'A price, from the cache when Holdline is pressed.',

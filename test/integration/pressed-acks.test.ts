@@ -1,7 +1,5 @@
-import { z } from 'zod';
 import { implementTool } from '../../src/activities';
-import { defineTool } from '../../src/contracts/tool-spec';
-import { Gates } from '../support/gates';
+import { defineGateTool, Gates } from '../support/gates';
 import { freshKey, startHarness, type Harness } from '../support/harness';
 import { connectRealtime } from '../support/realtime-client';
 import { waitFor } from '../support/wait';
@@ -10,16 +8,7 @@ jest.setTimeout(60_000);
 
 const gates = new Gates();
 /** A read tool whose result a caller waits up to 5 s for, in normal times. */
-const gateTool = defineTool({
-  name: 'gate_tool',
-  description: 'Runs until the test opens its gate.',
-  input: z.strictObject({ label: z.string() }),
-  output: z.object({ label: z.string() }),
-  scopes: ['test'],
-  sideEffect: 'read',
-  budget: { ackAfterMs: 5_000, timeoutMs: 10_000 },
-  retry: { maxAttempts: 1 },
-});
+const gateTool = defineGateTool({ ackAfterMs: 5_000 });
 
 let h: Harness;
 beforeAll(async () => {

@@ -211,6 +211,38 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+
+/**
+ * `holdline start --tools ./my-tools.ts` in the installed project, as `npx holdline` runs it but
+ * started directly: on Ctrl-C npm exec itself ends 130 whatever its command does, so the exit code
+ * is read from holdline. A group of its own, so nothing it started outlives the test.
+ */
+function startHoldlineCommand(env: NodeJS.ProcessEnv) {
+  const child = spawn(join(project, 'node_modules', '.bin', 'holdline'), ['start', '--tools', './my-tools.ts'], {
+    cwd: project,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  children.push(child);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    output: () => output,
+    /** Ctrl-C, as a user stops it. */
+    interrupt: () => child.kill('SIGINT'),
+    /** Resolves once it has exited 0 after the interrupt; throws with its output otherwise. */
+    async exitedAfterSigint(): Promise<void> {
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`holdline start still running 30 s after SIGINT:\n${output}`)), 30_000).unref());
+      const { code, signal } = await Promise.race([exited, timeout]);
+      if (code !== 0) throw new Error(`holdline start exited ${code ?? signal} after SIGINT:\n${output}`);
+    },
+  };
+}
+
 describe('the packed package', () => {
   it('ships compiled JavaScript, declarations, the README and the CHANGELOG, and no sources', () => {
     expect(packed).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/holdline.js', 'dist/workflows/index.js']));
@@ -227,25 +259,14 @@ describe('the packed package', () => {
       PORT: String(port),
       LOG_LEVEL: 'warn',
     });
-    // The command `npx holdline` runs, started directly: on Ctrl-C npm exec itself ends 130 whatever its
-    // command does, so the exit code is read from holdline. A group of its own, so nothing it started outlives the test.
-    const child = spawn(join(project, 'node_modules', '.bin', 'holdline'), ['start', '--tools', './my-tools.ts'], {
-      cwd: project,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    children.push(child);
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const holdline = startHoldlineCommand(env);
+    const { child } = holdline;
     const url = `http://127.0.0.1:${port}`;
     let client: RealtimeTestClient | undefined;
     try {
       await waitFor(
         async () => {
-          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${output}`);
+          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${holdline.output()}`);
           return fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
         },
         120_000,
@@ -275,11 +296,9 @@ describe('the packed package', () => {
       await waitFor(() => spoken(client!).includes('Done.'), 10_000, 'spoken answer');
     } finally {
       await client?.close();
-      child.kill('SIGINT');
+      holdline.interrupt();
     }
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`holdline start still running 30 s after SIGINT:\n${output}`)), 30_000).unref());
-    const { code, signal } = await Promise.race([exited, timeout]);
-    if (code !== 0) throw new Error(`holdline start exited ${code ?? signal} after SIGINT:\n${output}`);
+    await holdline.exitedAfterSigint();
     // Nothing holdline started is left running.
     await waitFor(() => !groupAlive(child.pid!), 10_000, 'every process of the group gone');
   }, 240_000);
@@ -297,31 +316,21 @@ describe('the packed package', () => {
       LOG_LEVEL: 'info',
     });
     expect(env.TEMPORAL_ADDRESS).toBeUndefined();
-    // Started directly, not through `npx`, for the exit code (see the test above).
-    const child = spawn(join(project, 'node_modules', '.bin', 'holdline'), ['start', '--tools', './my-tools.ts'], {
-      cwd: project,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    children.push(child);
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const holdline = startHoldlineCommand(env);
+    const { child } = holdline;
     const url = `http://127.0.0.1:${port}`;
     try {
       // Ready when the banner is out and /readyz answers 200: the worker polls the embedded server.
       await waitFor(
         async () => {
-          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${output}`);
-          if (!output.includes('Holdline is running')) return false;
+          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${holdline.output()}`);
+          if (!holdline.output().includes('Holdline is running')) return false;
           return fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
         },
         120_000,
         'the banner and GET /readyz 200',
       );
-      expect(output).toContain(`Temporal:     127.0.0.1:${temporalPort}`);
+      expect(holdline.output()).toContain(`Temporal:     127.0.0.1:${temporalPort}`);
       expect(devServerPids(temporalPort)).toHaveLength(1);
 
       const token = await run('npx', ['holdline', 'token', '--tools', './my-tools.ts', '--user', 'ada'], { cwd: project, env, timeoutMs: 60_000 });
@@ -339,7 +348,7 @@ describe('the packed package', () => {
 
       // The UI the banner and /v1/info point at is the dev server's, and it serves its page.
       const uiUrl = `http://127.0.0.1:${uiPort}`;
-      expect(output).toContain(`Temporal UI:  ${uiUrl}/namespaces/default/workflows`);
+      expect(holdline.output()).toContain(`Temporal UI:  ${uiUrl}/namespaces/default/workflows`);
       const info = await fetch(`${url}/v1/info`, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(10_000) });
       expect(info.status).toBe(200);
       expect(await info.json()).toMatchObject({ temporal_ui_url: uiUrl, namespace: 'default' });
@@ -347,11 +356,9 @@ describe('the packed package', () => {
       expect(ui.status).toBe(200);
       expect(await ui.text()).toMatch(/<html/i);
     } finally {
-      child.kill('SIGINT');
+      holdline.interrupt();
     }
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`holdline start still running 30 s after SIGINT:\n${output}`)), 30_000).unref());
-    const { code, signal } = await Promise.race([exited, timeout]);
-    if (code !== 0) throw new Error(`holdline start exited ${code ?? signal} after SIGINT:\n${output}`);
+    await holdline.exitedAfterSigint();
     // The dev server went with it (one was running on that port, checked above): none is left.
     await waitFor(() => !groupAlive(child.pid!), 10_000, 'every process of the group gone');
     await waitFor(() => devServerPids(temporalPort).length === 0, 10_000, `no temporal dev server left on port ${temporalPort}`);

@@ -1,3 +1,21 @@
+import { z } from 'zod';
+import { defineTool, type ToolPriority } from '../../src/contracts/tool-spec';
+
+/** A read tool whose calls run until the test opens their gate (implement it with `Gates.handler`). */
+export function defineGateTool(options: { name?: string; ackAfterMs: number; priority?: ToolPriority }) {
+  return defineTool({
+    name: options.name ?? 'gate_tool',
+    description: 'Runs until the test opens its gate.',
+    input: z.strictObject({ label: z.string() }),
+    output: z.object({ label: z.string() }),
+    scopes: ['test'],
+    sideEffect: 'read',
+    budget: { ackAfterMs: options.ackAfterMs, timeoutMs: 10_000 },
+    retry: { maxAttempts: 1 },
+    ...(options.priority ? { priority: options.priority } : {}),
+  });
+}
+
 /**
  * Calls that run until the test opens their gate, by label: a test holds an
  * admission permit (or any slot) exactly as long as it needs to.

@@ -1,25 +1,14 @@
-import { z } from 'zod';
 import { implementTool } from '../../src/activities';
-import { defineTool } from '../../src/contracts/tool-spec';
 import { TenantPolicy } from '../../src/gateway';
 import { lookupOrder, refundOrder } from '../../examples/support-desk';
 import { freshKey, startHarness, type Harness } from '../support/harness';
-import { Gates } from '../support/gates';
+import { defineGateTool, Gates } from '../support/gates';
 import { connectRealtime } from '../support/realtime-client';
 import { waitFor } from '../support/wait';
 
 const gates = new Gates();
 /** A tool that runs until the test opens its gate: a call outlives a budget for exactly as long as the test needs. */
-const gateTool = defineTool({
-  name: 'gate_tool',
-  description: 'Runs until the test opens its gate.',
-  input: z.strictObject({ label: z.string() }),
-  output: z.object({ label: z.string() }),
-  scopes: ['test'],
-  sideEffect: 'read',
-  budget: { ackAfterMs: 0, timeoutMs: 10_000 },
-  retry: { maxAttempts: 1 },
-});
+const gateTool = defineGateTool({ ackAfterMs: 0 });
 
 const names = (tools: { name: string }[]) => tools.map((tool) => tool.name).sort();
 
