@@ -243,6 +243,23 @@ function startHoldlineCommand(env: NodeJS.ProcessEnv) {
   };
 }
 
+
+/** A token from `npx holdline token`, then one greet_user call over HTTP answered 200 ok; returns the token. */
+async function greetAdaOverHttp(url: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const token = await run('npx', ['holdline', 'token', '--tools', './my-tools.ts', '--user', 'ada'], { cwd: project, env, timeoutMs: 60_000 });
+  expectSuccess(token, 'holdline token');
+  const bearer = token.stdout.trim();
+  const response = await fetch(`${url}/v1/tool-calls`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tool: 'greet_user', arguments: { name: 'Ada' } }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  expect(response.status).toBe(200);
+  expect(await response.json()).toMatchObject({ status: 'ok', data: { greeting: 'Hello, Ada!' }, tool: 'greet_user' });
+  return bearer;
+}
+
 describe('the packed package', () => {
   it('ships compiled JavaScript, declarations, the README and the CHANGELOG, and no sources', () => {
     expect(packed).toEqual(expect.arrayContaining(['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/holdline.js', 'dist/workflows/index.js']));
@@ -273,18 +290,7 @@ describe('the packed package', () => {
         'GET /readyz 200',
       );
 
-      const token = await run('npx', ['holdline', 'token', '--tools', './my-tools.ts', '--user', 'ada'], { cwd: project, env, timeoutMs: 60_000 });
-      expectSuccess(token, 'holdline token');
-      const bearer = token.stdout.trim();
-
-      const response = await fetch(`${url}/v1/tool-calls`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ tool: 'greet_user', arguments: { name: 'Ada' } }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ status: 'ok', data: { greeting: 'Hello, Ada!' }, tool: 'greet_user' });
+      const bearer = await greetAdaOverHttp(url, env);
 
       client = await connectRealtime(url, { token: bearer });
       const updated = await client.next((e) => e.type === 'session.updated', 'session.updated');
@@ -333,18 +339,7 @@ describe('the packed package', () => {
       expect(holdline.output()).toContain(`Temporal:     127.0.0.1:${temporalPort}`);
       expect(devServerPids(temporalPort)).toHaveLength(1);
 
-      const token = await run('npx', ['holdline', 'token', '--tools', './my-tools.ts', '--user', 'ada'], { cwd: project, env, timeoutMs: 60_000 });
-      expectSuccess(token, 'holdline token');
-      const bearer = token.stdout.trim();
-
-      const response = await fetch(`${url}/v1/tool-calls`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ tool: 'greet_user', arguments: { name: 'Ada' } }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ status: 'ok', data: { greeting: 'Hello, Ada!' }, tool: 'greet_user' });
+      const bearer = await greetAdaOverHttp(url, env);
 
       // The UI the banner and /v1/info point at is the dev server's, and it serves its page.
       const uiUrl = `http://127.0.0.1:${uiPort}`;
