@@ -13,6 +13,9 @@ export interface RetryPolicy {
   nonRetryableErrorTypes: readonly string[];
 }
 
+/** How a tool's attempts run: as activities (the default), or as local activities inside the workflow's task. */
+export const RUN_AS = ['activity', 'local-activity'] as const;
+
 /** How the workflow runs one tool: derived from the tool's declaration at start. */
 export interface ExecutionPlan {
   /**
@@ -22,7 +25,7 @@ export interface ExecutionPlan {
    */
   activity?: string;
   /** Local activities skip two task dispatches; for short tools that need no heartbeats. */
-  runAs: 'activity' | 'local-activity';
+  runAs: (typeof RUN_AS)[number];
   /** The whole call after approval: every attempt and every backoff. */
   timeoutMs: number;
   attemptTimeoutMs: number;

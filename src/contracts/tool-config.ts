@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ToolDefinitionError } from './errors';
+import { RUN_AS } from './tool-call';
 import { TOOL_PRIORITIES, type ToolDeclaration } from './tool-spec';
 
 /**
@@ -37,6 +38,12 @@ export const toolPolicyConfig = z.strictObject({
   sensitive: z.array(z.string()).optional(),
   version: z.number().int().positive().optional(),
   priority: z.enum(TOOL_PRIORITIES).optional(),
+  /**
+   * `activity` (default) or `local-activity`: a short tool run inside the
+   * workflow's own task, two task dispatches fewer per call. A local activity
+   * cannot heartbeat, so it takes no `budget.heartbeatTimeoutMs`.
+   */
+  runAs: z.enum(RUN_AS).optional(),
 });
 export type ToolPolicyConfig = z.infer<typeof toolPolicyConfig>;
 

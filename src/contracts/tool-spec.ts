@@ -63,7 +63,7 @@ export interface ToolDeclaration<Name extends string, I extends InputSchema, O e
   approvalTimeoutMs?: number;
   /** Argument fields kept out of logs and the audit memo. */
   sensitive?: readonly (keyof z.infer<I> & string)[];
-  /** Default `activity`. `local-activity` suits short tools that neither heartbeat nor need cancelling. */
+  /** Default `activity`. `local-activity` suits short tools that neither heartbeat nor need cancelling (it may not be `cancellable`). */
   runAs?: ExecutionPlan['runAs'];
   /**
    * How sure an answer from the tool's fallback is, 0 to 1 (see
@@ -228,6 +228,10 @@ export function defineTool<Name extends string, I extends InputSchema, O extends
   if (wiring.activity !== undefined && !/^\S{1,200}$/.test(wiring.activity)) fail('the activity type must be 1 to 200 characters without spaces');
   if (runAs === 'local-activity' && budget.heartbeatTimeoutMs !== undefined) {
     fail('local activities cannot heartbeat: drop budget.heartbeatTimeoutMs or run as an activity');
+  }
+  if (runAs === 'local-activity' && cancellable) {
+    // The cancellation is a new workflow task, which waits for the one running the local activity: up to 8 s with the default 10 s task timeout.
+    fail('a local activity hears of a cancellation only when its workflow task ends, seconds later: drop cancellable or run as an activity');
   }
 
   let parameters: Record<string, unknown>;

@@ -93,6 +93,25 @@ describe('an HTTP tool', () => {
   });
 });
 
+describe('an HTTP tool run as a local activity', () => {
+  it('retries a 5xx with the same Idempotency-Key and ends ok, every attempt a local activity of the workflow', async () => {
+    const key = freshKey('flaky-local');
+    const answer = await h.call('http_flaky_local', { failures: 1 }, { key });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ status: 'ok', data: { attempts: 2 }, attempts: 2 });
+    const requests = endpoint.withKey(workflowIdOf(key));
+    expect(requests.map((r) => [r.headers['idempotency-key'], r.headers['holdline-attempt']])).toEqual([
+      [workflowIdOf(key), '1'],
+      [workflowIdOf(key), '2'],
+    ]);
+    const events = (await h.server.gateway.calls.handle(workflowIdOf(key)).fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(0);
+    // Temporal records a local activity's outcome as a marker: one per attempt, the failed one included.
+    const localActivities = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    expect(localActivities).toHaveLength(2);
+  });
+});
+
 describe('an HTTP tool whose endpoint fails', () => {
   it("ends a 4xx in TOOL_FAILED with the endpoint's message, sanitized, without retrying", async () => {
     const key = freshKey('reject');

@@ -27,6 +27,8 @@ let latePort: number;
 let crm: McpToolSource;
 let webSource: McpToolSource;
 let lateSource: McpToolSource;
+/** The Streamable HTTP server again, its counting tool run as a local activity. */
+let localSource: McpToolSource;
 const mcpLogs: Record<string, any>[] = [];
 const logger = pino(
   { level: 'debug' },
@@ -85,18 +87,20 @@ beforeAll(async () => {
     },
   };
   const lateConfig: McpServerConfig = { name: 'late', url: `http://127.0.0.1:${latePort}/mcp`, tools: { echo: { as: 'late_echo' } } };
+  const localConfig: McpServerConfig = { name: 'local', url: web.url, headers: { authorization: 'Bearer web-secret' }, tools: { slow_count: { as: 'local_count', runAs: 'local-activity', budget: { ackAfterMs: 0 } } } };
 
   crm = createMcpToolSource(crmConfig, { logger });
   webSource = createMcpToolSource(webConfig, { logger, env: { WEB_MCP_TOKEN: 'web-secret' } });
   lateSource = createMcpToolSource(lateConfig, { logger, reconnect: { initialMs: 100, maxMs: 400 } });
-  await Promise.all([crm.ready, webSource.ready, lateSource.ready]);
-  h = await startHarness({ sources: [crm, webSource, lateSource] });
-  token = await h.token({ scopes: [...TEST_SCOPES, 'mcp:crm', 'mcp:web', 'mcp:late'] });
+  localSource = createMcpToolSource(localConfig, { logger });
+  await Promise.all([crm.ready, webSource.ready, lateSource.ready, localSource.ready]);
+  h = await startHarness({ sources: [crm, webSource, lateSource, localSource] });
+  token = await h.token({ scopes: [...TEST_SCOPES, 'mcp:crm', 'mcp:web', 'mcp:late', 'mcp:local'] });
 });
 
 afterAll(async () => {
   await h?.stop();
-  await Promise.all([crm?.close(), webSource?.close(), lateSource?.close()]);
+  await Promise.all([crm?.close(), webSource?.close(), lateSource?.close(), localSource?.close()]);
   await Promise.all([web?.close(), late?.close()]);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -264,6 +268,21 @@ describe('progress and cancellation', () => {
     expect(done).toMatchObject({ type: 'tool_call.cancelled', call_id: accepted.call_id, result: { error_code: 'CANCELLED' } });
     await waitFor(() => web.events.filter((e) => e.event === 'cancelled').length > cancelledBefore, 5_000, 'the server saw the cancellation');
     expect(client.events.filter(terminal)).toHaveLength(1);
+  });
+});
+
+describe('a tool run as a local activity', () => {
+  it('streams its progress and ends ok, without any activity task in its history', async () => {
+    const key = freshKey('local-count');
+    expect((await h.call('local_count', { steps: 4, step_ms: 250 }, { token, key })).status).toBe(202);
+    const events = await readEvents(`${h.url}/v1/tool-calls/${key}/events`, token);
+    const progress = events.filter((e) => e.event === 'progress').map((e) => e.data.progress);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (const p of progress) expect(p).toEqual({ stage: 'running', pct: expect.any(Number), message: expect.stringMatching(/^Counted [1-4]$/) });
+    expect(events.at(-1)).toMatchObject({ event: 'completed', data: { result: { status: 'ok', data: { text: 'counted to 4' } } } });
+    const history = (await h.server.gateway.calls.handle(`acme/alice/${key}`).fetchHistory()).events ?? [];
+    expect(history.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(0);
+    expect(history.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,7 @@
 import { ToolFailure } from '../../src/contracts/errors';
 import { confidenceOf } from '../../src/contracts/tool-spec';
 import { confidentResult } from '../../src/activities/http/call';
+import { createHttpToolSource, type HttpToolConfigInput } from '../../src/activities/http';
 import { cancelRequestOf, cancelUrlOf } from '../../src/activities/http/cancel';
 import { cancelTemplateProblem, httpToolConfig } from '../../src/activities/http/config';
 import { progressOf, statusUrlOf } from '../../src/activities/http/job';
@@ -161,9 +162,9 @@ describe('an HTTP tool entry', () => {
     input: { type: 'object', properties: {} },
     url: 'https://api.example.com/lookup',
     scopes: ['things:read'],
-    sideEffect: 'read',
+    sideEffect: 'read' as const,
     budget: { ackAfterMs: 1_000, timeoutMs: 5_000 },
-  };
+  } satisfies HttpToolConfigInput;
 
   it('fills its defaults', () => {
     expect(httpToolConfig.parse(entry)).toMatchObject({ method: 'POST', maxResponseBytes: 1024 * 1024, job: { pollIntervalMs: 500 } });
@@ -174,5 +175,13 @@ describe('an HTTP tool entry', () => {
     expect(httpToolConfig.safeParse({ ...entry, url: 'file:///etc/passwd' }).success).toBe(false);
     const reserved = httpToolConfig.safeParse({ ...entry, headers: { 'Idempotency-Key': 'x' } });
     expect(reserved.success ? [] : reserved.error.issues.map((issue) => issue.path.join('.'))).toEqual(['headers.Idempotency-Key']);
+  });
+
+  it('runs as a local activity when it says so, and refuses one that would heartbeat', () => {
+    const [spec] = createHttpToolSource([{ ...entry, runAs: 'local-activity' }]).specs();
+    expect(spec).toMatchObject({ runAs: 'local-activity' });
+    expect(createHttpToolSource([entry]).specs()[0]).toMatchObject({ runAs: 'activity' });
+    expect(httpToolConfig.safeParse({ ...entry, runAs: 'thread' }).success).toBe(false);
+    expect(() => createHttpToolSource([{ ...entry, runAs: 'local-activity', budget: { ...entry.budget, heartbeatTimeoutMs: 1_000 } }])).toThrow(/local activities cannot heartbeat/);
   });
 });

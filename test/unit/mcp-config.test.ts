@@ -80,6 +80,16 @@ describe('toolPolicyOf', () => {
       heartbeatTimeoutMs: 3_000,
     });
   });
+
+  it('passes runAs and priority through, and gives a local activity no heartbeat timeout', () => {
+    expect(toolPolicyOf('crm', { runAs: 'local-activity', priority: 'critical' }, { readOnlyHint: true })).toMatchObject({
+      runAs: 'local-activity',
+      priority: 'critical',
+      budget: { ackAfterMs: 1_000, timeoutMs: 30_000 },
+    });
+    expect(toolPolicyOf('crm', { runAs: 'local-activity' }, {}).budget).not.toHaveProperty('heartbeatTimeoutMs');
+    expect(toolPolicyOf('crm', { runAs: 'activity' }, {}).budget).toHaveProperty('heartbeatTimeoutMs', 5_000);
+  });
 });
 
 describe('catalogOf', () => {
@@ -97,6 +107,16 @@ describe('catalogOf', () => {
     expect(search).toMatchObject({ upstream: 'search', idempotent: true, spec: { activity: 'mcp:crm', description: 'Searches.', sideEffect: 'read' } });
     expect(search.spec.input.safeParse({ q: 'x', extra: 1 }).success).toBe(false);
     expect(search.spec.input.safeParse({ q: 'x' }).success).toBe(true);
+  });
+
+  it('runs a tool configured as a local activity as one, not cancellable, and refuses one that heartbeats or is cancellable', () => {
+    const local = mcpServerConfig.parse({ name: 'crm', command: 'x', tools: { search: { as: 'crm_search', runAs: 'local-activity' } } });
+    expect(catalogOf(local, listed, 'mcp:crm').tools.get('crm_search')?.spec).toMatchObject({ runAs: 'local-activity', cancellable: false });
+    expect(catalogOf(local, listed, 'mcp:crm').tools.get('crm_search')?.spec.budget).not.toHaveProperty('heartbeatTimeoutMs');
+    const beating = mcpServerConfig.parse({ name: 'crm', command: 'x', tools: { search: { runAs: 'local-activity', budget: { heartbeatTimeoutMs: 1_000 } } } });
+    expect(catalogOf(beating, listed, 'mcp:crm').problems.get('search')).toMatch(/local activities cannot heartbeat/);
+    const cancellable = mcpServerConfig.parse({ name: 'crm', command: 'x', tools: { search: { runAs: 'local-activity', cancellable: true } } });
+    expect(catalogOf(cancellable, listed, 'mcp:crm').problems.get('search')).toMatch(/drop cancellable or run as an activity/);
   });
 
   it('names why an allow-listed tool is not served', () => {

@@ -40,6 +40,7 @@ describe('defineTool', () => {
     ['a shrinking backoff', { retry: { backoffCoefficient: 0.5 } }, /backoffCoefficient/],
     ['a cancellable activity that never heartbeats', { cancellable: true }, /heartbeat/],
     ['a local activity with a heartbeat timeout', { runAs: 'local-activity' as const, budget: { ackAfterMs: 0, timeoutMs: 5_000, heartbeatTimeoutMs: 1_000 } }, /local activities/],
+    ['a cancellable local activity', { runAs: 'local-activity' as const, cancellable: true }, /local activity hears of a cancellation/],
     ['a read tool that claims to settle side effects', { settles: true }, /only a write tool/],
     ['a sensitive field that is not an input', { sensitive: ['password'] as never }, /sensitive field "password"/],
     ['an input zod cannot express as JSON Schema', { input: z.strictObject({ when: z.date() }) }, /JSON Schema/],

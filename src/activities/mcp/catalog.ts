@@ -46,9 +46,11 @@ const MAX_DESCRIPTION_CHARS = 4_000;
  *   `destructiveHint: false` (the MCP specification's default), and a
  *   destructive tool waits for the user's approval; `needsApproval: false` in
  *   the configuration lifts that for a tool its operator trusts;
- * - cancellable when it is a read tool (stopping a read loses nothing);
+ * - cancellable when it is a read tool (stopping a read loses nothing) run
+ *   as an activity (a local activity cannot be cancelled promptly);
  * - budget: ack after 1 s, 30 s in all, a heartbeat timeout of 5 s, so a
- *   cancellation reaches the running call within a fraction of a second.
+ *   cancellation reaches the running call within a fraction of a second (a
+ *   local activity hears of it without heartbeats, and takes none).
  */
 export function toolPolicyOf(server: string, config: McpToolConfig, annotations: McpAnnotations) {
   const sideEffect = config.sideEffect ?? (annotations.readOnlyHint === true ? 'read' : 'write');
@@ -59,7 +61,10 @@ export function toolPolicyOf(server: string, config: McpToolConfig, annotations:
     ackAfterMs: config.budget?.ackAfterMs ?? Math.min(DEFAULT_ACK_AFTER_MS, timeoutMs),
     timeoutMs,
     ...(config.budget?.attemptTimeoutMs !== undefined ? { attemptTimeoutMs } : {}),
-    heartbeatTimeoutMs: config.budget?.heartbeatTimeoutMs ?? Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, attemptTimeoutMs),
+    // A local activity cannot heartbeat: it gets no default heartbeat timeout (one set in the file is refused by defineTool).
+    ...(config.runAs === 'local-activity' && config.budget?.heartbeatTimeoutMs === undefined
+      ? {}
+      : { heartbeatTimeoutMs: config.budget?.heartbeatTimeoutMs ?? Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, attemptTimeoutMs) }),
   };
   return {
     ...declarationFieldsOf({
@@ -67,11 +72,13 @@ export function toolPolicyOf(server: string, config: McpToolConfig, annotations:
       approvalTimeoutMs: config.approvalTimeoutMs,
       sensitive: config.sensitive,
       version: config.version,
+      runAs: config.runAs,
+      priority: config.priority,
     }),
     scopes: config.scopes ?? [`mcp:${server}`],
     sideEffect,
     budget,
-    cancellable: config.cancellable ?? sideEffect === 'read',
+    cancellable: config.cancellable ?? (sideEffect === 'read' && config.runAs !== 'local-activity'),
     needsApproval: config.needsApproval ?? destructive,
   };
 }

@@ -46,6 +46,7 @@ export function httpTestTools(base: string): HttpToolConfigInput[] {
       input: object({ order: object({ sku: { type: 'string' }, lines: { type: 'array', items: object({ qty: { type: 'integer' } }) } }, ['sku']) }),
     }),
     tool('http_flaky', '/flaky', { input: object({ failures: { type: 'integer' } }) }),
+    tool('http_flaky_local', '/flaky', { input: object({ failures: { type: 'integer' } }), runAs: 'local-activity' }),
     tool('http_slow', '/slow', {
       input: object({ hang_attempts: { type: 'integer' } }),
       budget: { ackAfterMs: 0, timeoutMs: 2_500, attemptTimeoutMs: 800 },
