@@ -19,7 +19,7 @@ export const PLAN = {
    * An HTTP tool and MCP tools (Streamable HTTP, stdio) end to end vs their services called directly, the raw round trip
    * and a TypeScript tool; sampling stops early once `maxMs` is spent (a loaded machine), with fewer samples.
    */
-  toolSources: { warmup: scaled(10, 3), samples: scaled(200, 40), maxMs: 60_000 },
+  toolSources: { warmup: scaled(10, 3), samples: scaled(200, 40), maxMs: 120_000 },
   /** Realtime: model's function call → client events, one session, refund and lookup alternating. */
   realtime: { warmup: scaled(10, 3), samples: scaled(100, 20) },
   /** Realtime load: sessions each asking for one lookup after another; the server's memory sampled throughout. */

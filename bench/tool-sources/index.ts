@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { implementTool, type ToolImplementation } from '../../src/activities';
 import { createHttpToolSource } from '../../src/activities/http';
 import { connectMcpToolSource, type McpServerConfig, type McpToolSource } from '../../src/activities/mcp';
+import { RUN_AS, type ExecutionPlan } from '../../src/contracts/tool-call';
 import type { ToolSource } from '../../src/contracts/tool-source';
 import { defineTool } from '../../src/contracts/tool-spec';
 import { PLAN } from '../config';
@@ -31,18 +32,21 @@ const ORDER_ID = 'A-1001';
 /** Long enough that every call answers within the POST, short enough that a hang fails fast. */
 const BUDGET = { ackAfterMs: 5_000, timeoutMs: 10_000 };
 
-export const TOOL_NAMES = {
-  typescript: 'bench_ts_lookup',
-  http: 'bench_http_lookup',
-  mcpHttp: 'bench_mcp_http_lookup',
-  mcpStdio: 'bench_mcp_stdio_lookup',
-} as const;
+/** The services a tool can come from, each measured run as an activity and as a local activity. */
+export const SOURCE_KINDS = ['http', 'mcpHttp', 'mcpStdio'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+type RunAs = ExecutionPlan['runAs'];
+
+const KIND_PREFIX: Record<SourceKind, string> = { http: 'bench_http', mcpHttp: 'bench_mcp_http', mcpStdio: 'bench_mcp_stdio' };
+/** The tool each source serves run one way: `bench_http_lookup`, `bench_http_lookup_local`, … */
+export const toolNameOf = (kind: SourceKind, runAs: RunAs): string => `${KIND_PREFIX[kind]}_lookup${runAs === 'local-activity' ? '_local' : ''}`;
+const TYPESCRIPT_TOOL = 'bench_ts_lookup';
 
 const lookupOutput = z.object({ order_id: z.string(), state: z.string() });
 
 /** The same lookup as a TypeScript tool run as an activity, as the HTTP and MCP tools are: what the sources add is measured against it. */
 export const benchLookup = defineTool({
-  name: TOOL_NAMES.typescript,
+  name: TYPESCRIPT_TOOL,
   description: 'Benchmark only: looks an order up in process.',
   input: z.strictObject({ order_id: z.string() }),
   output: lookupOutput,
@@ -57,7 +61,7 @@ export interface ToolSourceFixture {
   sources: ToolSource[];
   tool: ToolImplementation;
   /** Each call checks its answer and throws on a wrong one. */
-  direct: { http(): Promise<void>; mcpHttp(): Promise<void>; mcpStdio(): Promise<void> };
+  direct: Record<SourceKind, () => Promise<void>>;
   /** Closes the direct clients, the sources and the servers; call after the worker has stopped. */
   stop(): Promise<void>;
 }
@@ -71,27 +75,33 @@ export async function startToolSourceFixture(): Promise<ToolSourceFixture> {
     const endpoint = await started(startBenchEndpoint(), closers);
     const mcpWeb = await started(startBenchMcpHttpServer(), closers);
     const logger = pino({ level: 'warn' }, pino.destination(2));
-    const http = createHttpToolSource([
-      {
-        name: TOOL_NAMES.http,
+    const http = createHttpToolSource(
+      RUN_AS.map((runAs) => ({
+        name: toolNameOf('http', runAs),
         description: 'Benchmark only: looks an order up at the bench endpoint.',
         input: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] },
         output: { type: 'object', properties: { order_id: { type: 'string' }, state: { type: 'string' } }, required: ['order_id', 'state'] },
         url: `${endpoint.url}${LOOKUP_PATH}`,
         scopes: ['bench'],
-        sideEffect: 'read',
+        sideEffect: 'read' as const,
         budget: BUDGET,
-      },
-    ]);
-    const tools = (as: string) => ({ [MCP_LOOKUP_TOOL]: { as, scopes: ['bench'], budget: BUDGET } });
-    const mcpHttp = await connectedSource({ name: 'bench_web', url: mcpWeb.url, tools: tools(TOOL_NAMES.mcpHttp) }, logger, closers);
+        runAs,
+      })),
+    );
+    // One source per way of running: a server's allow-list names each upstream tool once.
+    const tools = (kind: SourceKind, runAs: RunAs) => ({ [MCP_LOOKUP_TOOL]: { as: toolNameOf(kind, runAs), scopes: ['bench'], budget: BUDGET, runAs } });
+    const suffix = (runAs: RunAs) => (runAs === 'local-activity' ? '_local' : '');
     const stdioCommand = { command: process.execPath, args: ['--import', 'tsx', STDIO_SERVER], cwd: ROOT };
-    const mcpStdio = await connectedSource({ name: 'bench_stdio', ...stdioCommand, tools: tools(TOOL_NAMES.mcpStdio) }, logger, closers);
+    const mcpSources: McpToolSource[] = [];
+    for (const runAs of RUN_AS) {
+      mcpSources.push(await connectedSource({ name: `bench_web${suffix(runAs)}`, url: mcpWeb.url, tools: tools('mcpHttp', runAs) }, logger, closers));
+      mcpSources.push(await connectedSource({ name: `bench_stdio${suffix(runAs)}`, ...stdioCommand, tools: tools('mcpStdio', runAs) }, logger, closers));
+    }
 
     const webClient = await mcpClient(new StreamableHTTPClientTransport(new URL(mcpWeb.url)), closers);
     const stdioClient = await mcpClient(new StdioClientTransport({ ...stdioCommand, stderr: 'inherit' }), closers);
     return {
-      sources: [http, mcpHttp, mcpStdio],
+      sources: [http, ...mcpSources],
       tool: implementTool(benchLookup, async ({ order_id }) => ({ order_id, state: 'shipped' })),
       direct: {
         http: () => fetchLookup(endpoint.url),
@@ -146,17 +156,21 @@ async function callMcpLookup(client: Client): Promise<void> {
   if (result.isError || found?.order_id !== ORDER_ID) throw new BenchError(`the bench MCP server answered ${JSON.stringify(result)}`);
 }
 
+/** One source's samples, one per round: its tool through Holdline run each way, and its service called directly. */
+export interface SourceSamples {
+  activity: number[];
+  localActivity: number[];
+  direct: number[];
+}
+
 export interface ToolSourceResult {
-  /** Raw execute of oneActivityWorkflow: the round trip every tool here pays. */
+  /** Raw execute of oneActivityWorkflow: the round trip every activity-run tool here pays. */
   rawActivity: number[];
+  /** Raw execute of oneLocalActivityWorkflow: the same run as a local activity. */
+  rawLocalActivity: number[];
   /** bench_ts_lookup: the lookup as a TypeScript tool (activity), over HTTP to its ok envelope. */
   typescript: number[];
-  http: number[];
-  httpDirect: number[];
-  mcpHttp: number[];
-  mcpHttpDirect: number[];
-  mcpStdio: number[];
-  mcpStdioDirect: number[];
+  sources: Record<SourceKind, SourceSamples>;
 }
 
 /** What the scenario needs of the bench environment. */
@@ -168,23 +182,30 @@ export interface ToolSourceEnv {
 
 /** Sequential rounds, every path once per round, so drift over the run weighs on all alike. */
 export async function measureToolSources(env: ToolSourceEnv): Promise<ToolSourceResult> {
-  const result: ToolSourceResult = { rawActivity: [], typescript: [], http: [], httpDirect: [], mcpHttp: [], mcpHttpDirect: [], mcpStdio: [], mcpStdioDirect: [] };
+  const sources = Object.fromEntries(SOURCE_KINDS.map((kind) => [kind, { activity: [], localActivity: [], direct: [] }])) as unknown as Record<SourceKind, SourceSamples>;
+  const result: ToolSourceResult = { rawActivity: [], rawLocalActivity: [], typescript: [], sources };
   const { warmup, samples, maxMs } = PLAN.toolSources;
   const { direct } = env.toolSources;
   const deadline = performance.now() + maxMs;
   for (let i = 0; i < warmup + samples && performance.now() < deadline; i++) {
-    const round: Record<keyof ToolSourceResult, number> = {
-      rawActivity: (await timed(() => env.raw.execute('activity'))).ms,
-      typescript: await holdlineLookup(env.http, TOOL_NAMES.typescript),
-      http: await holdlineLookup(env.http, TOOL_NAMES.http),
-      httpDirect: (await timed(direct.http)).ms,
-      mcpHttp: await holdlineLookup(env.http, TOOL_NAMES.mcpHttp),
-      mcpHttpDirect: (await timed(direct.mcpHttp)).ms,
-      mcpStdio: await holdlineLookup(env.http, TOOL_NAMES.mcpStdio),
-      mcpStdioDirect: (await timed(direct.mcpStdio)).ms,
-    };
+    const rawActivity = (await timed(() => env.raw.execute('activity'))).ms;
+    const rawLocalActivity = (await timed(() => env.raw.execute('local-activity'))).ms;
+    const typescript = await holdlineLookup(env.http, TYPESCRIPT_TOOL);
+    const round: { kind: SourceKind; activity: number; localActivity: number; direct: number }[] = [];
+    for (const kind of SOURCE_KINDS) {
+      const activity = await holdlineLookup(env.http, toolNameOf(kind, 'activity'));
+      const localActivity = await holdlineLookup(env.http, toolNameOf(kind, 'local-activity'));
+      round.push({ kind, activity, localActivity, direct: (await timed(direct[kind])).ms });
+    }
     if (i < warmup) continue;
-    for (const name of Object.keys(round) as (keyof ToolSourceResult)[]) result[name].push(round[name]);
+    result.rawActivity.push(rawActivity);
+    result.rawLocalActivity.push(rawLocalActivity);
+    result.typescript.push(typescript);
+    for (const { kind, ...measured } of round) {
+      sources[kind].activity.push(measured.activity);
+      sources[kind].localActivity.push(measured.localActivity);
+      sources[kind].direct.push(measured.direct);
+    }
   }
   return result;
 }
