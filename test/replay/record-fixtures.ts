@@ -123,6 +123,15 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // The same HTTP tool run as a local activity (runAs in the tools file): each attempt a marker in the workflow's task.
+    name: 'http-local-retried-ok',
+    run: async (h) => {
+      const key = freshKey();
+      await h.call('http_flaky_local', { failures: 1 }, { key });
+      return { key };
+    },
+  },
+  {
     // A tool of an MCP server (Streamable HTTP), run by the server's one activity `mcp:fixtures`.
     name: 'mcp-call',
     run: async (h, token) => {

@@ -17,7 +17,7 @@ const FIXTURES = join(__dirname, 'fixtures');
 const fixtures = readdirSync(FIXTURES).filter((name) => name.endsWith('.json'));
 const load = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as unknown;
 
-it('has fixtures for ok, tool error, timeout, cancelled, approval granted and denied, and HTTP and MCP tools', () => {
+it('has fixtures for ok, tool error, timeout, cancelled, approval granted and denied, and HTTP (as an activity and a local activity) and MCP tools', () => {
   expect(fixtures.sort()).toEqual(
     expect.arrayContaining([
       'refund-ok.json',
@@ -28,6 +28,7 @@ it('has fixtures for ok, tool error, timeout, cancelled, approval granted and de
       'cancel-denied.json',
       'http-job.json',
       'http-retried-ok.json',
+      'http-local-retried-ok.json',
       'mcp-call.json',
     ]),
   );
