@@ -344,18 +344,20 @@ describe('Admission', () => {
   });
 
   it("keeps an acked call's permit until its work ends, or for the hold at most", async () => {
-    const { admission } = admissionOf({ initialLimit: 2, minLimit: 1, maxLimit: 2, holdMs: 150 });
+    const { admission } = admissionOf({ initialLimit: 2, minLimit: 1, maxLimit: 2, holdMs: 400 });
     let finish!: () => void;
     const working = await admission.admit('t', 'normal');
     working.holdUntil(new Promise<boolean>((resolve) => (finish = () => resolve(true))));
     const stuck = await admission.admit('t', 'normal');
+    const heldFrom = performance.now();
     stuck.holdUntil(new Promise<boolean>(() => undefined));
     expect(admission.snapshot().in_flight).toBe(2);
     finish();
     await waitFor(() => admission.snapshot().in_flight === 1, 1_000, 'the finished call gives its permit back');
-    const heldFrom = performance.now();
+    expect(performance.now() - heldFrom).toBeLessThan(400);
     await waitFor(() => admission.snapshot().in_flight === 0, 2_000, 'the hold runs out for the call still working');
-    expect(performance.now() - heldFrom).toBeLessThan(150);
+    // Not before the hold (a timer may fire a millisecond early by this clock); how late depends on the machine's load, bounded by the wait.
+    expect(performance.now() - heldFrom).toBeGreaterThanOrEqual(395);
   });
 
   it('shortens ack windows as soon as several admitted calls wait longer than their tool takes plus the target, before any window closes', async () => {
