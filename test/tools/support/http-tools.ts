@@ -41,6 +41,14 @@ export function httpTestTools(base: string): HttpToolConfigInput[] {
       budget: { ackAfterMs: 0, timeoutMs: 30_000, attemptTimeoutMs: 10_000, heartbeatTimeoutMs: 1_000 },
       retry: { maxAttempts: 5, initialIntervalMs: 100, maxIntervalMs: 500 },
     }),
+    tool('http_create_ticket_local', '/tickets', {
+      sideEffect: 'write',
+      input: object({ subject: { type: 'string' }, hang_first: { type: 'boolean' } }, ['subject']),
+      // Run inside the workflow's task: a dead worker's attempt is run again once that task times out (10 s).
+      runAs: 'local-activity',
+      budget: { ackAfterMs: 0, timeoutMs: 30_000, attemptTimeoutMs: 20_000 },
+      retry: { maxAttempts: 5, initialIntervalMs: 100, maxIntervalMs: 500 },
+    }),
     tool('http_reject', '/reject', { input: object({ message: { type: 'string' } }) }),
     tool('http_order', '/echo', {
       input: object({ order: object({ sku: { type: 'string' }, lines: { type: 'array', items: object({ qty: { type: 'integer' } }) } }, ['sku']) }),
