@@ -1,7 +1,8 @@
 import { defaultPayloadConverter, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { parseWorkflowId, readCallMemo, realtimeKeyPrefix, type CallOwner } from '../gateway';
-import type { ProviderCallClaim, RestoredCall, SessionDeliveries, SessionRecords } from '../session/records';
+import type { ProviderCallClaim, RestoredCall, SessionLedger, SessionRecords } from '../session/records';
 import { searchAttributes } from '../workflows/messages';
 import {
   deliveredSignal,
@@ -11,6 +12,8 @@ import {
   renewSignal,
   SESSION_LEDGER_WORKFLOW,
   sessionLedgerId,
+  startedSignal,
+  type LedgerCall,
   type ProviderCallClaimInput,
   type providerCallClaimWorkflow,
   type SessionLedgerInput,
@@ -69,15 +72,16 @@ export class TemporalSessionRecords implements SessionRecords {
     return calls;
   }
 
-  async deliveriesOf(sessionId: string): Promise<SessionDeliveries> {
+  async ledgerOf(sessionId: string): Promise<SessionLedger> {
     let history;
     try {
       history = await this.withDeadline(() => this.client.workflow.getHandle(sessionLedgerId(sessionId)).fetchHistory());
     } catch (error) {
-      if (isNotFound(error)) return { delivered: new Set() };
+      if (isNotFound(error)) return { calls: [], delivered: new Set() };
       throw error;
     }
     let owner: CallOwner | undefined;
+    const calls = new Map<string, RestoredCall>();
     const delivered = new Set<string>();
     for (const event of history.events ?? []) {
       const started = event.workflowExecutionStartedEventAttributes;
@@ -86,30 +90,50 @@ export class TemporalSessionRecords implements SessionRecords {
         const input = defaultPayloadConverter.fromPayload<SessionLedgerInput>(startPayload);
         owner = { tenantId: input.tenantId, userId: input.userId };
         for (const callId of input.delivered ?? []) delivered.add(callId);
+        for (const call of input.calls ?? []) calls.set(call.modelCallId, call);
       }
       const signaled = event.workflowExecutionSignaledEventAttributes;
       const signalPayload = signaled?.input?.payloads?.[0];
-      if (signaled?.signalName === deliveredSignal.name && signalPayload) delivered.add(defaultPayloadConverter.fromPayload<string>(signalPayload));
+      if (!signalPayload) continue;
+      if (signaled?.signalName === deliveredSignal.name) delivered.add(defaultPayloadConverter.fromPayload<string>(signalPayload));
+      if (signaled?.signalName === startedSignal.name) {
+        const call = defaultPayloadConverter.fromPayload<LedgerCall>(signalPayload);
+        calls.set(call.modelCallId, call);
+      }
     }
-    return { ...(owner ? { owner } : {}), delivered };
+    return { ...(owner ? { owner } : {}), calls: [...calls.values()], delivered };
+  }
+
+  recordCall(sessionId: string, owner: CallOwner, call: RestoredCall): void {
+    const record: LedgerCall = { modelCallId: call.modelCallId, ref: { call_id: call.ref.call_id, workflow_id: call.ref.workflow_id, trace_id: call.ref.trace_id, tool: call.ref.tool } };
+    this.track(
+      this.signalLedger(sessionId, owner, startedSignal, record),
+      { session: sessionId, call_id: call.modelCallId },
+      'could not record a call in the session ledger; a rebuild right after a crash finds it once Temporal lists it',
+    );
   }
 
   recordDelivery(sessionId: string, owner: CallOwner, modelCallId: string): void {
-    const input: SessionLedgerInput = { tenantId: owner.tenantId, userId: owner.userId, idleMs: this.options.resumeWindowMs + LEDGER_MARGIN_MS };
-    const memo: OwnerMemo = { tenant_id: owner.tenantId, user_id: owner.userId, session_id: sessionId };
     this.track(
-      this.withDeadline(() =>
-        this.client.workflow.signalWithStart<typeof sessionLedgerWorkflow, [string]>(SESSION_LEDGER_WORKFLOW, {
-          workflowId: sessionLedgerId(sessionId),
-          taskQueue: this.options.taskQueue,
-          args: [input],
-          memo: { ...memo },
-          signal: deliveredSignal,
-          signalArgs: [modelCallId],
-        }),
-      ),
+      this.signalLedger(sessionId, owner, deliveredSignal, modelCallId),
       { session: sessionId, call_id: modelCallId },
       'could not record a delivered result; a rebuilt session may announce it again',
+    );
+  }
+
+  /** Signals the session's ledger, starting it if it has not started (or has ended). */
+  private signalLedger<T>(sessionId: string, owner: CallOwner, signal: SignalDefinition<[T]>, value: T): Promise<unknown> {
+    const input: SessionLedgerInput = { tenantId: owner.tenantId, userId: owner.userId, idleMs: this.options.resumeWindowMs + LEDGER_MARGIN_MS };
+    const memo: OwnerMemo = { tenant_id: owner.tenantId, user_id: owner.userId, session_id: sessionId };
+    return this.withDeadline(() =>
+      this.client.workflow.signalWithStart<typeof sessionLedgerWorkflow, [T]>(SESSION_LEDGER_WORKFLOW, {
+        workflowId: sessionLedgerId(sessionId),
+        taskQueue: this.options.taskQueue,
+        args: [input],
+        memo: { ...memo },
+        signal,
+        signalArgs: [value],
+      }),
     );
   }
 

@@ -234,6 +234,8 @@ export class RealtimeSession {
       return;
     }
     if (outcome.kind !== 'accepted') return;
+    // A rebuild after a crash finds the call in the ledger at once, before Temporal's visibility lists it.
+    if (outcome.call.workflow_id) this.services.records.recordCall(this.id, this.principal, { modelCallId: call.callId, ref: outcome.call });
     if (!pendingSent) this.toClient({ type: 'tool_call.accepted', ...fields, message: outcome.ack.message });
     if (outcome.awaitingApproval) {
       this.toClient({ type: 'tool_call.approval_requested', ...fields, arguments: outcome.redactedArguments });

@@ -6,10 +6,11 @@ export interface RestoredCall {
   ref: CallRef;
 }
 
-/** What the session ledger holds: who owns the session, and whose results the model already has. */
-export interface SessionDeliveries {
-  /** Undefined when the session never delivered a result (no ledger). */
+/** What the session ledger holds: who owns the session, the calls it started, and whose results the model already has. */
+export interface SessionLedger {
+  /** Undefined when the session never recorded a call or a delivery (no ledger). */
   owner?: CallOwner;
+  calls: readonly RestoredCall[];
   delivered: ReadonlySet<string>;
 }
 
@@ -25,8 +26,11 @@ export type ProviderCallClaim = 'claimed' | 'shared' | 'refused';
  */
 export interface SessionRecords {
   /** The session's calls by this owner, running or closed since `sinceMs` (epoch ms). */
+  /** Found through Temporal's visibility, which may not list a call started a moment ago: see `ledgerOf`. */
   callsOf(owner: CallOwner, sessionId: string, sinceMs: number): Promise<RestoredCall[]>;
-  deliveriesOf(sessionId: string): Promise<SessionDeliveries>;
+  ledgerOf(sessionId: string): Promise<SessionLedger>;
+  /** Records a call Temporal has (started, or found running), so a rebuild finds it at once; never throws (a failure is logged). */
+  recordCall(sessionId: string, owner: CallOwner, call: RestoredCall): void;
   /** Records that the model has a call's result; never throws (a failure is logged). */
   recordDelivery(sessionId: string, owner: CallOwner, modelCallId: string): void;
   /** Claims, shares or is refused a provider call; renewing an owned claim is claiming it again. */

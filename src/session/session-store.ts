@@ -96,12 +96,11 @@ export class SessionStore {
     const session = new RealtimeSession(resumeId, principal, this.services);
     this.sessions.set(resumeId, { session, attached: true, fresh: false, providerCalls: new Map() });
     try {
-      const [calls, deliveries] = await Promise.all([
-        this.records.callsOf(principal, resumeId, Date.now() - this.options.resumeWindowMs),
-        this.records.deliveriesOf(resumeId),
-      ]);
-      if (deliveries.owner ? !sameOwner(deliveries.owner, principal) : calls.length === 0) throw unknownSession();
-      session.restore(calls, deliveries.delivered);
+      const [listed, ledger] = await Promise.all([this.records.callsOf(principal, resumeId, Date.now() - this.options.resumeWindowMs), this.records.ledgerOf(resumeId)]);
+      // The ledger has every call recorded once Temporal took it; the listing adds any whose record was lost in a crash.
+      const calls = [...new Map([...listed, ...ledger.calls].map((call) => [call.modelCallId, call])).values()];
+      if (ledger.owner ? !sameOwner(ledger.owner, principal) : calls.length === 0) throw unknownSession();
+      session.restore(calls, ledger.delivered);
     } catch (error) {
       session.dispose();
       this.sessions.delete(resumeId);

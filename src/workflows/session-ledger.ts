@@ -4,10 +4,14 @@ import { condition, continueAsNew, defineQuery, defineSignal, setHandler, workfl
  * Two small records a realtime session keeps in Temporal, so that what one
  * server knows of a session survives it and any other server can read it.
  *
- * The session ledger (`session-ledger/<session id>`) lists the model call ids
- * whose result the session has delivered to the model. A server records each
- * delivery with signal-with-start; a server that rebuilds the session after a
- * restart reads the list and announces only the rest. The signals are the
+ * The session ledger (`session-ledger/<session id>`) lists the calls the
+ * session started and the model call ids whose result it has delivered to the
+ * model. A server records each call once Temporal has it, and each delivery,
+ * with signal-with-start; a server that rebuilds the session after a restart
+ * reads both and announces only the results not delivered. The calls are also
+ * found through Temporal's visibility (each carries its session as a search
+ * attribute), but visibility lags behind a start, by seconds on a busy server:
+ * a rebuild right after a crash could miss a call there, never in the ledger. The signals are the
  * ledger's truth: they are durable once Temporal accepts them, with or without
  * a worker, and a reader may take them from the history (no worker needed) or
  * from `deliveredQuery`. The ledger ends after `idleMs` without a signal. That
@@ -34,6 +38,14 @@ export interface SessionLedgerInput {
   idleMs: number;
   /** Deliveries carried over from the previous run (continue-as-new). */
   delivered?: string[];
+  /** Calls carried over from the previous run (continue-as-new). */
+  calls?: LedgerCall[];
+}
+
+/** A call of the session, as a rebuild needs it to follow the call (the gateway's `CallRef`). */
+export interface LedgerCall {
+  modelCallId: string;
+  ref: { call_id: string; workflow_id: string; trace_id: string; tool: string };
 }
 
 export interface ProviderCallClaimInput {
@@ -45,6 +57,8 @@ export interface ProviderCallClaimInput {
 
 /** A result (by the model's call id) reached the model. */
 export const deliveredSignal = defineSignal<[string]>('delivered');
+/** The session started a call: Temporal has its workflow. */
+export const startedSignal = defineSignal<[LedgerCall]>('started');
 export const deliveredQuery = defineQuery<string[]>('delivered');
 export const renewSignal = defineSignal('renew');
 export const releaseSignal = defineSignal('release');
@@ -54,9 +68,14 @@ export const providerCallClaimId = (providerCallId: string): string => `provider
 
 export async function sessionLedgerWorkflow(input: SessionLedgerInput): Promise<void> {
   const delivered = new Set(input.delivered ?? []);
+  const calls = new Map((input.calls ?? []).map((call) => [call.modelCallId, call]));
   let signals = 0;
   setHandler(deliveredSignal, (callId) => {
     delivered.add(callId);
+    signals++;
+  });
+  setHandler(startedSignal, (call) => {
+    calls.set(call.modelCallId, call);
     signals++;
   });
   setHandler(deliveredQuery, () => [...delivered]);
@@ -64,7 +83,7 @@ export async function sessionLedgerWorkflow(input: SessionLedgerInput): Promise<
     const seen = signals;
     if (!(await condition(() => signals !== seen, input.idleMs))) return;
     if (workflowInfo().continueAsNewSuggested) {
-      await continueAsNew<typeof sessionLedgerWorkflow>({ ...input, delivered: [...delivered] });
+      await continueAsNew<typeof sessionLedgerWorkflow>({ ...input, delivered: [...delivered], calls: [...calls.values()] });
     }
   }
 }

@@ -5,6 +5,9 @@ import { ModelTurns } from '../../src/session/model-turns';
 import { functionCallOf, parseClientEvent, parseModelEvent } from '../../src/session/protocol';
 import { RealtimeSession } from '../../src/session/realtime-session';
 import type { SessionRecords } from '../../src/session/records';
+import { SessionStore } from '../../src/session/session-store';
+import { okEnvelope } from '../../src/contracts/envelope-builders';
+import { waitFor } from '../support/wait';
 import { WebSocketTransport, type Transport } from '../../src/session/transport';
 import { gatewayClient } from '../../src/runtime/temporal';
 
@@ -83,7 +86,8 @@ describe('a session relaying between recording transports', () => {
   const recorded: string[] = [];
   const records: SessionRecords = {
     callsOf: async () => [],
-    deliveriesOf: async () => ({ delivered: new Set() }),
+    ledgerOf: async () => ({ calls: [], delivered: new Set() }),
+    recordCall: () => undefined,
     recordDelivery: (_session, _owner, callId) => void recorded.push(callId),
     claimProviderCall: async () => 'claimed',
     releaseProviderCall: () => undefined,
@@ -151,6 +155,66 @@ describe('a session relaying between recording transports', () => {
     expect(model.types()).toEqual(['session.update']);
     expect(recorded).toEqual([]);
     completionOf.mockRestore();
+  });
+});
+
+describe('resuming a session this server never had', () => {
+  const logger = pino({ level: 'silent' });
+  const calls = new TemporalCalls(gatewayClient({ TEMPORAL_NAMESPACE: 'default' }, '127.0.0.1:1'), { taskQueue: 'unused', requestTimeoutMs: 100 });
+  const gateway = new Gateway({
+    registry: new ToolRegistry(supportTools),
+    calls,
+    verifier: new TokenVerifier('x'.repeat(32)),
+    logger,
+    limits: { maxArgumentBytes: 1_000, sessionMaxInFlight: 1, tenantRatePerSec: 1, tenantBurst: 1 },
+    breakerCooldownMs: 1_000,
+  });
+  const hub = new ProgressHub(calls, () => new Promise(() => undefined), { kind: 'polled', everyMs: 60_000 }, logger);
+  afterAll(() => calls.client.connection.close());
+
+  const principal = { tenantId: 'acme', userId: 'u', scopes: new Set(['orders:read', 'orders:refund']) };
+  const sessionId = 'sess_resume0000001';
+  const ref = { call_id: `${sessionId}:call_1`, workflow_id: `acme/u/${sessionId}:call_1`, trace_id: 'trace-1', tool: 'refund_order' };
+  const recordsWith = (found: Pick<SessionRecords, 'callsOf' | 'ledgerOf'>): SessionRecords => ({
+    ...found,
+    recordCall: () => undefined,
+    recordDelivery: () => undefined,
+    claimProviderCall: async () => 'claimed',
+    releaseProviderCall: () => undefined,
+    flush: async () => undefined,
+  });
+  const storeWith = (records: SessionRecords) =>
+    new SessionStore({ gateway, control: new CallControl(gateway), hub, logger, spokenProgressEveryMs: 1_000, records }, records, { resumeWindowMs: 1_000, maxSessionsPerUser: 5 });
+
+  it("takes up a call the ledger has before Temporal's visibility lists it, and delivers its result", async () => {
+    jest.spyOn(gateway, 'completionOf').mockResolvedValue(okEnvelope({ amount_cents: 5 }, ref.trace_id, { tool: ref.tool, call_id: ref.call_id, workflow_id: ref.workflow_id }));
+    const store = storeWith(
+      recordsWith({
+        callsOf: async () => [],
+        ledgerOf: async () => ({ owner: { tenantId: 'acme', userId: 'u' }, calls: [{ modelCallId: 'call_1', ref }], delivered: new Set() }),
+      }),
+    );
+    try {
+      const { session, resumed } = await store.open(principal, sessionId);
+      expect(resumed).toBe(true);
+      const client = new RecordingTransport();
+      session.connect(client, new RecordingTransport(), 1_000, true);
+      await waitFor(() => client.types().includes('tool_call.completed'), 2_000, 'the result');
+      expect(client.sent.filter((e) => e.type === 'tool_call.completed')).toEqual([expect.objectContaining({ workflow_id: ref.workflow_id, result: expect.objectContaining({ status: 'ok' }) })]);
+    } finally {
+      await store.close();
+      jest.restoreAllMocks();
+    }
+  });
+
+  it("answers 404 for a session with neither a ledger nor a listed call, and for another user's ledger", async () => {
+    const nothing = storeWith(recordsWith({ callsOf: async () => [], ledgerOf: async () => ({ calls: [], delivered: new Set() }) }));
+    await expect(nothing.open(principal, sessionId)).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS', httpStatus: 404 });
+    const someoneElse = storeWith(
+      recordsWith({ callsOf: async () => [], ledgerOf: async () => ({ owner: { tenantId: 'acme', userId: 'other' }, calls: [{ modelCallId: 'call_1', ref }], delivered: new Set() }) }),
+    );
+    await expect(someoneElse.open(principal, sessionId)).rejects.toMatchObject({ code: 'INVALID_ARGUMENTS', httpStatus: 404 });
+    await Promise.all([nothing.close(), someoneElse.close()]);
   });
 });
 

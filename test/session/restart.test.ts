@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../src/runtime/holdline';
+import { TemporalSessionRecords } from '../../src/runtime/session-records';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { deliveredQuery, sessionLedgerId } from '../../src/workflows/session-ledger';
 import { startHarness, type Harness } from '../support/harness';
@@ -18,6 +20,10 @@ describe('a session server that restarts', () => {
       const { session_id } = await client.next((e) => e.type === 'tool_call.session', 'session');
       client.say('refund order A-1003 for $0.05');
       const accepted = await client.next((e) => e.type === 'tool_call.accepted', 'accepted');
+      // The session's ledger has the call (read by id, consistent), so a rebuild never waits on visibility to list it.
+      const records = new TemporalSessionRecords(first.server.gateway.calls.client, { taskQueue: first.taskQueue, requestTimeoutMs: 5_000, resumeWindowMs: 60_000, logger: pino({ level: 'silent' }) });
+      await waitFor(async () => (await records.ledgerOf(session_id)).calls.some((call) => call.ref.workflow_id === accepted.workflow_id), 5_000, 'the call in the session ledger');
+      expect((await records.ledgerOf(session_id)).owner).toMatchObject({ tenantId: 'acme' });
 
       // The server process goes away mid-call: its sessions and their memory with it.
       await first.server.close();
