@@ -25,8 +25,10 @@ export type ProviderCallClaim = 'claimed' | 'shared' | 'refused';
  * runtime implements it on Temporal.
  */
 export interface SessionRecords {
-  /** The session's calls by this owner, running or closed since `sinceMs` (epoch ms). */
-  /** Found through Temporal's visibility, which may not list a call started a moment ago: see `ledgerOf`. */
+  /**
+   * The session's calls by this owner, running or closed since `sinceMs` (epoch ms), found
+   * through Temporal's visibility, which may not list a call started a moment ago: see `ledgerOf`.
+   */
   callsOf(owner: CallOwner, sessionId: string, sinceMs: number): Promise<RestoredCall[]>;
   ledgerOf(sessionId: string): Promise<SessionLedger>;
   /** Records a call Temporal has (started, or found running), so a rebuild finds it at once; never throws (a failure is logged). */
