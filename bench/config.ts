@@ -33,6 +33,8 @@ export const REFUND_TIMINGS = { stageMs: 50, progressEveryMs: 25 };
 
 /** Generous limits, so the gateway's policy never throttles the benchmark. */
 export const LIMITS = { tenantRatePerSec: 100_000, tenantBurst: 100_000, sessionMaxInFlight: 1_000 };
+/** The per-tool in-flight bound (50 by default) lifted too: 100 realtime sessions would otherwise get half their lookups from the fallback. */
+export const TOOL_MAX_IN_FLIGHT = 100_000;
 
 export const TENANT = 'acme';
 export const SCOPES = ['orders:read', 'orders:refund', 'orders:write', 'bench'];

@@ -8,6 +8,7 @@ import { TokenVerifier } from '../src/gateway';
 import { startScriptedModel, type ScriptedModel } from '../src/scripted-model/server';
 import { freePort } from '../test/support/ports';
 import { ConditionWaiters } from './condition-waiters';
+import { TOOL_MAX_IN_FLIGHT } from './config';
 
 /**
  * Realtime sessions over real WebSockets: a Holdline server process of its
@@ -41,6 +42,7 @@ export async function startSessionServer(temporalAddress: string, taskQueue: str
       HOLDLINE_MAX_SESSIONS_PER_USER: '1000',
       // Admission lifted like the limits: a shed lookup answered from its fallback never reaches Temporal.
       HOLDLINE_ADMISSION: 'off',
+      HOLDLINE_TOOL_MAX_IN_FLIGHT: String(TOOL_MAX_IN_FLIGHT),
       LOG_LEVEL: 'error',
       OPENAI_API_KEY: '',
     },

@@ -14,7 +14,7 @@ import { InProcessProgressChannel } from '../src/runtime/progress-channels';
 import type { ProgressChannel } from '../src/contracts/progress-channel';
 import { cliVersion, resolveTemporalCli } from '../src/temporal/cli-binary';
 import { startDevServer } from '../src/temporal/dev-server';
-import { LIMITS, REFUND_TIMINGS, SCOPES, TENANT } from './config';
+import { LIMITS, REFUND_TIMINGS, SCOPES, TENANT, TOOL_MAX_IN_FLIGHT } from './config';
 import { holdlineHttp, type HoldlineHttp } from './http';
 import { freePort } from '../test/support/ports';
 import { benchProgress, benchProgressTool } from './progress-tool';
@@ -148,6 +148,7 @@ async function startServer(config: Config, address: string, store: OrderStore, t
     // Admission is policy too, lifted like the limits: a shed lookup answered from its fallback is no
     // Temporal round trip to compare with raw. `npm run load -- spike` measures admission itself.
     admission: { mode: 'off' },
+    toolBreakers: { maxInFlight: TOOL_MAX_IN_FLIGHT },
     backendTimeoutMs: config.HOLDLINE_BACKEND_TIMEOUT_MS,
     breakerCooldownMs: config.HOLDLINE_BREAKER_COOLDOWN_MS,
     progress,
