@@ -13,6 +13,20 @@ export interface RetryPolicy {
   nonRetryableErrorTypes: readonly string[];
 }
 
+/** A durable call as its readers know it: enough to wait for its result and follow its progress. */
+export interface CallRef {
+  call_id: string;
+  workflow_id: string;
+  trace_id: string;
+  tool: string;
+}
+
+/** A call a realtime session made: the model's call id and the durable call it became. */
+export interface SessionCall {
+  modelCallId: string;
+  ref: CallRef;
+}
+
 /** How a tool's attempts run: as activities (the default), or as local activities inside the workflow's task. */
 export const RUN_AS = ['activity', 'local-activity'] as const;
 

@@ -3,15 +3,10 @@ import { TimeoutFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { errorEnvelope } from '../contracts/envelope-builders';
 import { ResultEnvelopeSchema, type ResultEnvelope } from '../contracts/envelope';
+import type { CallRef } from '../contracts/tool-call';
 import { CallsClosedError, type TemporalCalls } from './temporal-calls';
 
-/** A durable call as its readers know it. */
-export interface CallRef {
-  call_id: string;
-  workflow_id: string;
-  trace_id: string;
-  tool: string;
-}
+export type { CallRef } from '../contracts/tool-call';
 
 /**
  * The final envelopes of calls: each awaited once per process however many

@@ -13,7 +13,6 @@ import {
   SESSION_LEDGER_WORKFLOW,
   sessionLedgerId,
   startedSignal,
-  type LedgerCall,
   type ProviderCallClaimInput,
   type providerCallClaimWorkflow,
   type SessionLedgerInput,
@@ -97,7 +96,7 @@ export class TemporalSessionRecords implements SessionRecords {
       if (!signalPayload) continue;
       if (signaled?.signalName === deliveredSignal.name) delivered.add(defaultPayloadConverter.fromPayload<string>(signalPayload));
       if (signaled?.signalName === startedSignal.name) {
-        const call = defaultPayloadConverter.fromPayload<LedgerCall>(signalPayload);
+        const call = defaultPayloadConverter.fromPayload<RestoredCall>(signalPayload);
         calls.set(call.modelCallId, call);
       }
     }
@@ -105,9 +104,8 @@ export class TemporalSessionRecords implements SessionRecords {
   }
 
   recordCall(sessionId: string, owner: CallOwner, call: RestoredCall): void {
-    const record: LedgerCall = { modelCallId: call.modelCallId, ref: { call_id: call.ref.call_id, workflow_id: call.ref.workflow_id, trace_id: call.ref.trace_id, tool: call.ref.tool } };
     this.track(
-      this.signalLedger(sessionId, owner, startedSignal, record),
+      this.signalLedger(sessionId, owner, startedSignal, call),
       { session: sessionId, call_id: call.modelCallId },
       'could not record a call in the session ledger; a rebuild right after a crash finds it once Temporal lists it',
     );

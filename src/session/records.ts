@@ -1,10 +1,8 @@
-import type { CallOwner, CallRef } from '../gateway';
+import type { SessionCall } from '../contracts/tool-call';
+import type { CallOwner } from '../gateway';
 
 /** A call found again in Temporal when a session is rebuilt after a restart. */
-export interface RestoredCall {
-  modelCallId: string;
-  ref: CallRef;
-}
+export type RestoredCall = SessionCall;
 
 /** What the session ledger holds: who owns the session, the calls it started, and whose results the model already has. */
 export interface SessionLedger {

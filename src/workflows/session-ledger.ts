@@ -1,4 +1,5 @@
 import { condition, continueAsNew, defineQuery, defineSignal, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { SessionCall } from '../contracts/tool-call';
 
 /**
  * Two small records a realtime session keeps in Temporal, so that what one
@@ -39,14 +40,9 @@ export interface SessionLedgerInput {
   /** Deliveries carried over from the previous run (continue-as-new). */
   delivered?: string[];
   /** Calls carried over from the previous run (continue-as-new). */
-  calls?: LedgerCall[];
+  calls?: SessionCall[];
 }
 
-/** A call of the session, as a rebuild needs it to follow the call (the gateway's `CallRef`). */
-export interface LedgerCall {
-  modelCallId: string;
-  ref: { call_id: string; workflow_id: string; trace_id: string; tool: string };
-}
 
 export interface ProviderCallClaimInput {
   tenantId: string;
@@ -58,7 +54,7 @@ export interface ProviderCallClaimInput {
 /** A result (by the model's call id) reached the model. */
 export const deliveredSignal = defineSignal<[string]>('delivered');
 /** The session started a call: Temporal has its workflow. */
-export const startedSignal = defineSignal<[LedgerCall]>('started');
+export const startedSignal = defineSignal<[SessionCall]>('started');
 export const deliveredQuery = defineQuery<string[]>('delivered');
 export const renewSignal = defineSignal('renew');
 export const releaseSignal = defineSignal('release');
