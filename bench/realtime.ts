@@ -192,7 +192,7 @@ export interface RealtimeLoad {
   calls: number;
   /** Completed through a workflow. */
   completed: number;
-  /** Completed from the tool's fallback (Temporal unreachable): no workflow ran. */
+  /** Completed from the tool's fallback (a breaker open, or Temporal unreachable): no workflow ran. */
   answeredByFallback: number;
   failed: number;
   /** Function calls that got no terminal event at all. */

@@ -83,6 +83,8 @@ async function expectText(scope: Locator, pieces: string[]): Promise<void> {
 const shoot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 const livePanel = (page: Page) => page.getByRole('region', { name: 'Live calls' });
+/** A cell naming the console's own talk session: picks its conversation's rows from a live list other suites' calls share. */
+const ownSessionCell = async (page: Page) => page.locator(`td[title="${await page.evaluate(() => sessionStorage.getItem('holdline.talk.session'))}"]`);
 const historyPanel = (page: Page) => page.getByRole('region', { name: 'History' });
 const conversation = (page: Page) => page.getByRole('list', { name: 'Conversation' });
 
@@ -214,9 +216,8 @@ describe('operator console', () => {
     await conversation(page).getByRole('listitem').filter({ hasText: 'Assistant' }).first().waitFor();
     await shoot(page, 'refund-completed');
     // Opened after it finished, the detail still shows the progress the live list saw.
-    const session = await page.evaluate(() => sessionStorage.getItem('holdline.talk.session'));
     await livePanel(page)
-      .locator('tr.call', { hasText: 'refund_order', has: page.locator(`td[title="${session}"]`) })
+      .locator('tr.call', { hasText: 'refund_order', has: await ownSessionCell(page) })
       .first()
       .getByRole('button', { name: /^Details of refund_order call / })
       .click();
@@ -252,8 +253,7 @@ describe('operator console', () => {
     await cards.first().filter({ hasText: 'Waiting for your approval' }).waitFor();
     // The waiting call stands out in the live list: first, marked, and saying it needs a decision.
     // This conversation's calls only (its session's): other suites' calls of the same user share the Temporal server.
-    const session = await page.evaluate(() => sessionStorage.getItem('holdline.talk.session'));
-    const waitingRow = livePanel(page).locator('tr.status-awaiting_approval', { hasText: 'cancel_order', has: page.locator(`td[title="${session}"]`) });
+    const waitingRow = livePanel(page).locator('tr.status-awaiting_approval', { hasText: 'cancel_order', has: await ownSessionCell(page) });
     await waitingRow.filter({ hasText: 'Needs a decision' }).waitFor();
     expect(await livePanel(page).locator('tbody tr').first().getAttribute('class')).toContain('status-awaiting_approval');
     await expectStructure(cards.first(), ['group "Decide on cancel_order"', 'button "Approve"', 'button "Deny"', 'region "Arguments to approve"']);

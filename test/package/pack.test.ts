@@ -211,7 +211,6 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-
 /**
  * `holdline start --tools ./my-tools.ts` in the installed project, as `npx holdline` runs it but
  * started directly: on Ctrl-C npm exec itself ends 130 whatever its command does, so the exit code
@@ -232,6 +231,17 @@ function startHoldlineCommand(env: NodeJS.ProcessEnv) {
   return {
     child,
     output: () => output,
+    /** Resolves once GET /readyz answers 200 (and `banner` is in the output, when given); throws with its output if it exits first. */
+    ready: (url: string, banner?: string) =>
+      waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${output}`);
+          if (banner !== undefined && !output.includes(banner)) return false;
+          return fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+        },
+        120_000,
+        banner === undefined ? 'GET /readyz 200' : 'the banner and GET /readyz 200',
+      ),
     /** Ctrl-C, as a user stops it. */
     interrupt: () => child.kill('SIGINT'),
     /** Resolves once it has exited 0 after the interrupt; throws with its output otherwise. */
@@ -242,7 +252,6 @@ function startHoldlineCommand(env: NodeJS.ProcessEnv) {
     },
   };
 }
-
 
 /** A token from `npx holdline token`, then one greet_user call over HTTP answered 200 ok; returns the token. */
 async function greetAdaOverHttp(url: string, env: NodeJS.ProcessEnv): Promise<string> {
@@ -281,14 +290,7 @@ describe('the packed package', () => {
     const url = `http://127.0.0.1:${port}`;
     let client: RealtimeTestClient | undefined;
     try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${holdline.output()}`);
-          return fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
-        },
-        120_000,
-        'GET /readyz 200',
-      );
+      await holdline.ready(url);
 
       const bearer = await greetAdaOverHttp(url, env);
 
@@ -327,15 +329,7 @@ describe('the packed package', () => {
     const url = `http://127.0.0.1:${port}`;
     try {
       // Ready when the banner is out and /readyz answers 200: the worker polls the embedded server.
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`holdline start exited ${child.exitCode}:\n${holdline.output()}`);
-          if (!holdline.output().includes('Holdline is running')) return false;
-          return fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
-        },
-        120_000,
-        'the banner and GET /readyz 200',
-      );
+      await holdline.ready(url, 'Holdline is running');
       expect(holdline.output()).toContain(`Temporal:     127.0.0.1:${temporalPort}`);
       expect(devServerPids(temporalPort)).toHaveLength(1);
 
